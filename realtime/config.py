@@ -1,0 +1,130 @@
+"""Settings (environment and ``.env``) and the per-session options the user can change.
+
+Every setting is documented in ``.env.example``. Keys are :class:`pydantic.SecretStr`, so they never show in a
+``repr``, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from realtime.protocol import (
+    AudioConfig,
+    AudioFormat,
+    AudioInputConfig,
+    AudioOutputConfig,
+    Dialect,
+    FunctionTool,
+    InputTranscription,
+    SessionConfig,
+    TurnDetection,
+)
+
+__all__ = ["DEFAULT_INSTRUCTIONS", "ProviderName", "SessionOptions", "Settings", "TurnMode"]
+
+ProviderName = Literal["openai", "azure", "local"]
+TurnMode = Literal["server_vad", "semantic_vad", "push_to_talk"]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly voice assistant. Keep answers short and conversational: one to three "
+    "sentences unless asked for more. Use the tools you have when they help, and say what you found."
+)
+
+
+class Settings(BaseSettings):
+    """All configuration, read from the environment and ``.env`` (environment wins). Names are case-insensitive
+    env var names, e.g. ``OPENAI_API_KEY``."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Which backend. Unset: openai if OPENAI_API_KEY, else azure if AZURE_OPENAI_ENDPOINT, else local.
+    realtime_provider: ProviderName | None = None
+    realtime_dialect: Dialect | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_realtime_model: str = "gpt-realtime"
+    openai_base_url: str = "wss://api.openai.com/v1"
+
+    azure_openai_endpoint: str | None = None
+    azure_openai_deployment: str | None = None
+    azure_openai_api_key: SecretStr | None = None
+    azure_openai_api_version: str | None = None
+    azure_openai_token_scope: str = "https://cognitiveservices.azure.com/.default"
+
+    # An already running local engine (python -m realtime.local); unset: the app starts one in-process.
+    local_engine_url: str | None = None
+
+    # Defaults of every new session (users change them in the chat settings).
+    realtime_voice: str = "alloy"
+    realtime_instructions: str = DEFAULT_INSTRUCTIONS
+    realtime_turn_detection: TurnMode = "server_vad"
+    realtime_transcription_model: str | None = "whisper-1"
+    # Renew the session this many seconds after connecting, ahead of the provider's cap (GA: 60 min).
+    realtime_session_renew_s: float = Field(default=55 * 60, gt=0)
+
+    tools_enabled: str | None = None
+    tavily_api_key: SecretStr | None = None
+    tool_timeout_s: float = Field(default=15.0, gt=0)
+
+    def provider_name(self) -> ProviderName:
+        """The provider in use: ``REALTIME_PROVIDER``, else inferred from which credentials are set."""
+        if self.realtime_provider:
+            return self.realtime_provider
+        if self.openai_api_key and self.openai_api_key.get_secret_value():
+            return "openai"
+        if self.azure_openai_endpoint:
+            return "azure"
+        return "local"
+
+    def default_session_options(self) -> SessionOptions:
+        return SessionOptions(
+            voice=self.realtime_voice,
+            instructions=self.realtime_instructions,
+            turn_detection=self.realtime_turn_detection,
+            transcription_model=self.realtime_transcription_model or None,
+        )
+
+
+class SessionOptions(BaseModel):
+    """What a user can change on a live session (Chainlit's chat settings map onto these)."""
+
+    instructions: str = DEFAULT_INSTRUCTIONS
+    voice: str = "alloy"
+    turn_detection: TurnMode = "server_vad"
+    transcription_model: str | None = "whisper-1"
+    """Input transcription model; ``None`` turns transcription of the user's audio off."""
+    output_modalities: list[Literal["text", "audio"]] = Field(default_factory=lambda: ["audio"])
+
+    def to_session_config(self, tools: list[dict[str, Any]] | None = None) -> SessionConfig:
+        """The GA ``session.update`` session object: 24 kHz PCM16 in and out, the chosen turn detection
+        (``push_to_talk`` sends ``turn_detection: null``), and the tools' function definitions."""
+        if self.turn_detection == "push_to_talk":
+            turn: TurnDetection | None = None
+        elif self.turn_detection == "semantic_vad":
+            turn = TurnDetection(
+                type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True
+            )
+        else:
+            turn = TurnDetection(
+                type="server_vad",
+                threshold=0.5,
+                prefix_padding_ms=300,
+                silence_duration_ms=500,
+                create_response=True,
+                interrupt_response=True,
+            )
+        pcm = AudioFormat(type="audio/pcm", rate=24000)
+        transcription = InputTranscription(model=self.transcription_model) if self.transcription_model else None
+        return SessionConfig(
+            instructions=self.instructions,
+            output_modalities=list(self.output_modalities),
+            audio=AudioConfig(
+                input=AudioInputConfig(format=pcm, transcription=transcription, turn_detection=turn),
+                output=AudioOutputConfig(format=pcm, voice=self.voice),
+            ),
+            tools=[FunctionTool.model_validate(t) for t in (tools or [])],
+            tool_choice="auto",
+        )

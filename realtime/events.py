@@ -1,0 +1,194 @@
+"""App events: what the realtime core tells the application (the Chainlit app, the command line).
+
+The session state machine turns server events into these; the app renders them. Names follow the seed design
+where they fit (``conversation.updated`` for audio, ``conversation.text.delta``, ``conversation.interrupted``).
+Each class has a ``type`` class attribute with that name, so listeners can dispatch on the class or the string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "AppEvent",
+    "AssistantTextDone",
+    "AudioDelta",
+    "Interrupted",
+    "RealtimeError",
+    "Reconnected",
+    "Reconnecting",
+    "ResponseDoneEvent",
+    "ResponseStarted",
+    "SessionReady",
+    "SpeechStarted",
+    "SpeechStopped",
+    "TextDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "UserTranscript",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AppEvent:
+    type: ClassVar[str] = "app.event"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReady(AppEvent):
+    """The session is configured (after ``session.updated``). ``session``: the GA session object as the server
+    echoed it; ``provider``: ``openai`` | ``azure`` | ``local``; ``model``: model or deployment name."""
+
+    type: ClassVar[str] = "session.ready"
+    provider: str
+    model: str
+    session: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted(AppEvent):
+    """A response began (``response.created``). ``track`` is a fresh playback track id for its audio."""
+
+    type: ClassVar[str] = "response.started"
+    response_id: str
+    track: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDelta(AppEvent):
+    """Assistant audio to play: ``pcm`` is PCM16 LE mono at 24000 Hz (even byte length), for ``track``."""
+
+    type: ClassVar[str] = "conversation.updated"
+    response_id: str
+    item_id: str
+    track: str
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta(AppEvent):
+    """A piece of the assistant's reply: the spoken transcript (``source="audio"``) or text (``"text"``)."""
+
+    type: ClassVar[str] = "conversation.text.delta"
+    response_id: str
+    item_id: str
+    delta: str
+    source: Literal["audio", "text"] = "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantTextDone(AppEvent):
+    """The assistant item's whole transcript or text, once it is final (truncated on barge-in)."""
+
+    type: ClassVar[str] = "conversation.text.done"
+    response_id: str
+    item_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted(AppEvent):
+    """Server VAD heard the user start speaking (``audio_start_ms`` into the input buffer)."""
+
+    type: ClassVar[str] = "input.speech_started"
+    item_id: str | None
+    audio_start_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped(AppEvent):
+    type: ClassVar[str] = "input.speech_stopped"
+    item_id: str | None
+    audio_end_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted(AppEvent):
+    """Barge-in: stop playing ``track`` now. ``audio_end_ms`` is what the core told the server was heard
+    (``None`` when nothing had played and no truncate was sent)."""
+
+    type: ClassVar[str] = "conversation.interrupted"
+    response_id: str | None
+    item_id: str | None
+    track: str | None
+    audio_end_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserTranscript(AppEvent):
+    """The user's words for input item ``item_id``. ``previous_item_id`` places it in the conversation (it often
+    arrives after the reply started). ``final`` is False for ``.delta`` pieces, True for ``.completed``;
+    ``typed`` is True for text the user typed."""
+
+    type: ClassVar[str] = "conversation.input_transcript"
+    item_id: str
+    transcript: str
+    final: bool = True
+    previous_item_id: str | None = None
+    typed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted(AppEvent):
+    type: ClassVar[str] = "tool.call.started"
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished(AppEvent):
+    """``output`` is the JSON string sent back as ``function_call_output``; ``duration_ms`` wall time."""
+
+    type: ClassVar[str] = "tool.call.finished"
+    call_id: str
+    name: str
+    arguments: str
+    output: str
+    ok: bool
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDoneEvent(AppEvent):
+    """``response.done``: ``status`` completed | cancelled | failed | incomplete; ``usage`` as the server sent it;
+    ``latency_ms``: end of user speech (or text sent) to first audio/text delta, when measured."""
+
+    type: ClassVar[str] = "response.finished"
+    response_id: str
+    status: str
+    usage: dict[str, Any] | None = None
+    latency_ms: float | None = None
+    status_details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnecting(AppEvent):
+    type: ClassVar[str] = "session.reconnecting"
+    attempt: int
+    delay_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected(AppEvent):
+    """The connection was re-made and the session settings and conversation replayed (``renewed`` is True when
+    this was a planned renewal ahead of the provider's session time cap)."""
+
+    type: ClassVar[str] = "session.reconnected"
+    attempt: int
+    renewed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeError(AppEvent):
+    """A server ``error`` event or a client-side failure. ``message`` is for a person and never holds a key;
+    ``fatal`` means the session cannot go on (e.g. authentication failed)."""
+
+    type: ClassVar[str] = "error"
+    code: str | None
+    message: str
+    fatal: bool = False
+    error_type: str | None = None
+    event_id: str | None = None

@@ -1,0 +1,160 @@
+"""Where to connect and how to authenticate: OpenAI, Azure OpenAI (key or Microsoft Entra ID), the local engine.
+
+Source: PROTOCOL.md "Endpoints and auth" (OpenAI Realtime API reference; Azure OpenAI realtime audio how-to).
+Keys travel only in headers, never in a URL; a fresh Entra token is fetched at every connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from realtime.config import ProviderName, Settings
+from realtime.protocol import Dialect
+
+__all__ = ["ConfigurationError", "Provider", "TokenCredential", "build_provider", "embedded_engine_url"]
+
+log = logging.getLogger(__name__)
+
+# The GA cap is 60 minutes (beta: 30). See PROTOCOL.md "Sessions and errors".
+SESSION_CAP_S: dict[Dialect, float] = {"ga": 60 * 60, "beta": 30 * 60}
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or malformed. The message names the setting, never its secret value."""
+
+
+class TokenCredential(Protocol):
+    """The async ``azure.identity.aio`` credential shape: ``get_token(scope)`` returns an object with ``.token``."""
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A resolved connection target. ``url`` is a websocket URL holding no secret (``None`` for the embedded
+    local engine until it is started); ``headers()`` builds the auth headers afresh for each connect."""
+
+    name: ProviderName
+    url: str | None
+    dialect: Dialect
+    model: str
+    headers: Callable[[], Awaitable[dict[str, str]]] = field(repr=False)
+    session_cap_s: float = 3600.0
+
+    @property
+    def label(self) -> str:
+        """For people: ``OpenAI gpt-realtime``, ``Azure OpenAI my-deployment (preview)``, ``Local engine``."""
+        if self.name == "local":
+            return "Local engine (offline)"
+        title = "OpenAI" if self.name == "openai" else "Azure OpenAI"
+        return f"{title} {self.model}" + (" (preview API)" if self.dialect == "beta" else "")
+
+
+def _ws_base(url: str) -> str:
+    parts = urlsplit(url.rstrip("/"))
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("ws", "wss"):
+        raise ConfigurationError(f"expected an http(s) or ws(s) URL, got scheme {parts.scheme!r}")
+    if parts.query or "@" in parts.netloc:
+        raise ConfigurationError("the base URL must not carry a query string or credentials")
+    return urlunsplit((scheme, parts.netloc, parts.path, "", ""))
+
+
+def _static(headers: dict[str, str]) -> Callable[[], Awaitable[dict[str, str]]]:
+    async def get() -> dict[str, str]:
+        return dict(headers)
+
+    return get
+
+
+def build_provider(settings: Settings, *, credential: TokenCredential | None = None) -> Provider:
+    """Resolve ``settings`` into a :class:`Provider`.
+
+    ``credential`` replaces ``azure.identity.aio.DefaultAzureCredential`` for Entra ID (tests pass a fake).
+    Raises :class:`ConfigurationError` when the chosen provider lacks a required setting.
+    """
+    name = settings.provider_name()
+    if name == "openai":
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        if not key:
+            raise ConfigurationError("OPENAI_API_KEY is not set (needed for REALTIME_PROVIDER=openai)")
+        dialect: Dialect = settings.realtime_dialect or "ga"
+        model = settings.openai_realtime_model
+        headers = {"Authorization": f"Bearer {key}"}
+        if dialect == "beta":
+            headers["OpenAI-Beta"] = "realtime=v1"
+        url = f"{_ws_base(settings.openai_base_url)}/realtime?model={quote(model)}"
+        return Provider("openai", url, dialect, model, _static(headers), SESSION_CAP_S[dialect])
+
+    if name == "azure":
+        if not settings.azure_openai_endpoint:
+            raise ConfigurationError("AZURE_OPENAI_ENDPOINT is not set (needed for REALTIME_PROVIDER=azure)")
+        if not settings.azure_openai_deployment:
+            raise ConfigurationError("AZURE_OPENAI_DEPLOYMENT is not set (needed for REALTIME_PROVIDER=azure)")
+        version = settings.azure_openai_api_version or ""
+        preview = version.endswith("-preview")
+        dialect = settings.realtime_dialect or ("beta" if preview else "ga")
+        base = _ws_base(settings.azure_openai_endpoint)
+        deployment = quote(settings.azure_openai_deployment)
+        if preview:
+            url = f"{base}/openai/realtime?api-version={quote(version)}&deployment={deployment}"
+        else:
+            url = f"{base}/openai/v1/realtime?model={deployment}"
+        key = settings.azure_openai_api_key.get_secret_value() if settings.azure_openai_api_key else ""
+        if key:
+            get_headers = _static({"api-key": key})
+        else:
+            get_headers = _entra_headers(settings.azure_openai_token_scope, credential)
+        return Provider(
+            "azure", url, dialect, settings.azure_openai_deployment, get_headers, SESSION_CAP_S[dialect]
+        )
+
+    url = settings.local_engine_url
+    if url:
+        url = f"{_ws_base(url)}/realtime?model=local"
+    return Provider("local", url, settings.realtime_dialect or "ga", "local", _static({}), float("inf"))
+
+
+def _entra_headers(scope: str, credential: TokenCredential | None) -> Callable[[], Awaitable[dict[str, str]]]:
+    """A fresh ``Authorization: Bearer`` Entra ID token at every call (azure-identity caches and refreshes)."""
+    holder: list[TokenCredential] = [credential] if credential is not None else []
+
+    async def get() -> dict[str, str]:
+        if not holder:
+            from azure.identity.aio import DefaultAzureCredential
+
+            holder.append(DefaultAzureCredential())
+        try:
+            token = await holder[0].get_token(scope)
+        except Exception as exc:  # azure-identity raises several types; say which, never a secret
+            raise ConfigurationError(
+                f"Microsoft Entra ID sign-in failed ({type(exc).__name__}); set AZURE_OPENAI_API_KEY or sign in "
+                "(az login, managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)"
+            ) from None
+        return {"Authorization": f"Bearer {token.token}"}
+
+    return get
+
+
+_embedded: Any = None
+_embedded_lock = asyncio.Lock()
+
+
+async def embedded_engine_url() -> str:
+    """Start the local engine inside this process once (a free loopback port) and return its GA base URL,
+    e.g. ``ws://127.0.0.1:PORT/v1``. Later calls return the same server's URL."""
+    global _embedded
+    async with _embedded_lock:
+        if _embedded is None:
+            from realtime.local import LocalRealtimeServer
+
+            server = LocalRealtimeServer(host="127.0.0.1", port=0)
+            await server.start()
+            log.info("embedded local engine listening on %s", server.url)
+            _embedded = server
+        return str(_embedded.url)
