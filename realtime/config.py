@@ -67,7 +67,17 @@ class Settings(BaseSettings):
 
     tools_enabled: str | None = None
     tavily_api_key: SecretStr | None = None
+    tavily_base_url: str | None = None
     tool_timeout_s: float = Field(default=15.0, gt=0)
+
+    def tool_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``tools.build_registry`` from these settings (so ``.env`` values count too)."""
+        return {
+            "enabled": self.tools_enabled,
+            "tavily_api_key": self.tavily_api_key.get_secret_value() if self.tavily_api_key else "",
+            "tavily_base_url": self.tavily_base_url,
+            "timeout_s": self.tool_timeout_s,
+        }
 
     def provider_name(self) -> ProviderName:
         """The provider in use: ``REALTIME_PROVIDER``, else inferred from which credentials are set."""
@@ -96,7 +106,7 @@ class SessionOptions(BaseModel):
     turn_detection: TurnMode = "server_vad"
     transcription_model: str | None = "whisper-1"
     """Input transcription model; ``None`` turns transcription of the user's audio off."""
-    output_modalities: list[Literal["text", "audio"]] = Field(default_factory=lambda: ["audio"])
+    output_modalities: list[Literal["text", "audio"]] = Field(default_factory=lambda: ["audio"])  # type: ignore[arg-type]
 
     def to_session_config(self, tools: list[dict[str, Any]] | None = None) -> SessionConfig:
         """The GA ``session.update`` session object: 24 kHz PCM16 in and out, the chosen turn detection
@@ -104,9 +114,7 @@ class SessionOptions(BaseModel):
         if self.turn_detection == "push_to_talk":
             turn: TurnDetection | None = None
         elif self.turn_detection == "semantic_vad":
-            turn = TurnDetection(
-                type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True
-            )
+            turn = TurnDetection(type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True)
         else:
             turn = TurnDetection(
                 type="server_vad",

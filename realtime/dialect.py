@@ -143,7 +143,7 @@ def _map_content(item: Json, table: dict[str, str]) -> Json:
     out = dict(item)
     if isinstance(item.get("content"), list):
         out["content"] = [
-            {**part, "type": table.get(part.get("type"), part.get("type"))} if isinstance(part, dict) else part
+            {**part, "type": table.get(str(part.get("type")), part.get("type"))} if isinstance(part, dict) else part
             for part in item["content"]
         ]
     return out

@@ -110,14 +110,10 @@ def build_provider(settings: Settings, *, credential: TokenCredential | None = N
             get_headers = _static({"api-key": key})
         else:
             get_headers = _entra_headers(settings.azure_openai_token_scope, credential)
-        return Provider(
-            "azure", url, dialect, settings.azure_openai_deployment, get_headers, SESSION_CAP_S[dialect]
-        )
+        return Provider("azure", url, dialect, settings.azure_openai_deployment, get_headers, SESSION_CAP_S[dialect])
 
-    url = settings.local_engine_url
-    if url:
-        url = f"{_ws_base(url)}/realtime?model=local"
-    return Provider("local", url, settings.realtime_dialect or "ga", "local", _static({}), float("inf"))
+    local_url = f"{_ws_base(settings.local_engine_url)}/realtime?model=local" if settings.local_engine_url else None
+    return Provider("local", local_url, settings.realtime_dialect or "ga", "local", _static({}), float("inf"))
 
 
 def _entra_headers(scope: str, credential: TokenCredential | None) -> Callable[[], Awaitable[dict[str, str]]]:
