@@ -1,0 +1,141 @@
+"""Realtime Voice Chat: the Chainlit app. Talk (mic) or type; hear and read the model's answer.
+
+    chainlit run app.py            # http://localhost:8000; the local engine when no key is configured
+
+Thin glue: each Chainlit callback calls the chat's :class:`app_support.chat.VoiceChat`, which owns one realtime
+session (``realtime.client.RealtimeClient``) per chat and renders its events. Sign-in is decided here, at import,
+from ``CHAINLIT_AUTH_SECRET`` and ``CHAINLIT_USERS`` (see ``app_support.auth``): Chainlit's decorators register
+when this module is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import chainlit as cl
+
+from app_support.auth import AuthConfig, auth_from_env
+from app_support.chat import VoiceChat
+from app_support.render import secrets_of
+from realtime.config import SessionOptions, Settings
+from realtime.providers import ConfigurationError, Provider, build_provider
+
+log = logging.getLogger("app")
+
+SETTINGS = Settings()
+CHAT_KEY = "voice_chat"
+
+
+def _tools() -> Any:
+    """The tool registry, or None when the tools package cannot be loaded (the chat works without tools)."""
+    try:
+        from tools import build_registry
+
+        return build_registry(**SETTINGS.tool_options())
+    except Exception as exc:
+        log.error("tools are off: %s", exc)
+        return None
+
+
+TOOLS = _tools()
+
+PROVIDER: Provider | None = None
+PROVIDER_ERROR = ""
+try:
+    PROVIDER = build_provider(SETTINGS)
+    log.info("realtime backend: %s", PROVIDER.label)
+except ConfigurationError as exc:
+    PROVIDER_ERROR = str(exc)
+    log.error("realtime backend is not configured: %s", exc)
+
+
+def _make_client(options: SessionOptions) -> Any:
+    from realtime.client import RealtimeClient
+
+    return RealtimeClient(SETTINGS, provider=PROVIDER, tools=TOOLS, options=options)
+
+
+class _Unconfigured:
+    """Stands in for a client when the settings are wrong: every connect fails with the setting's name."""
+
+    async def connect(self) -> None:
+        raise ConfigurationError(PROVIDER_ERROR)
+
+    async def close(self) -> None:
+        return None
+
+
+def _chat() -> VoiceChat:
+    chat = cl.user_session.get(CHAT_KEY)
+    if chat is None:
+        chat = VoiceChat(
+            _make_client if PROVIDER is not None else (lambda _options: _Unconfigured()),  # type: ignore[arg-type,return-value]
+            SETTINGS.default_session_options(),
+            provider_name=PROVIDER.name if PROVIDER else SETTINGS.provider_name(),
+            provider_label=PROVIDER.label if PROVIDER else "the configured provider",
+            tool_names=list(getattr(TOOLS, "names", []) or []),
+            tools_disabled=dict(getattr(TOOLS, "disabled", {}) or {}),
+            secrets=secrets_of(SETTINGS),
+            transcription_model=SETTINGS.realtime_transcription_model,
+        )
+        cl.user_session.set(CHAT_KEY, chat)
+    return chat
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    await _chat().start()
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    await _chat().send_text(message.content)
+
+
+@cl.on_audio_start
+async def on_audio_start() -> bool:
+    return await _chat().start_voice()
+
+
+@cl.on_audio_chunk
+async def on_audio_chunk(chunk: cl.InputAudioChunk) -> None:
+    _chat().push_audio(chunk.data)  # synchronous: queued in arrival order before anything awaits
+
+
+@cl.on_audio_end
+async def on_audio_end() -> None:
+    await _chat().end_voice()
+
+
+@cl.on_settings_update
+async def on_settings_update(settings: dict[str, Any]) -> None:
+    await _chat().apply_settings(settings)
+
+
+@cl.on_chat_end
+async def on_chat_end() -> None:
+    chat = cl.user_session.get(CHAT_KEY)
+    if chat is not None:
+        await chat.close()
+
+
+AUTH: AuthConfig | None = auth_from_env(os.environ)  # raises (app refuses to start) when half configured
+
+if AUTH is not None:
+    _auth = AUTH
+
+    @cl.password_auth_callback
+    async def password_auth(username: str, password: str) -> cl.User | None:
+        if _auth.check(username, password):
+            return cl.User(identifier=username, metadata={"provider": "credentials"})
+        log.warning("failed sign-in for user %r", username[:64])
+        return None
+
+    log.info("sign-in is on: %d user(s) may sign in", len(AUTH.users))
+else:
+    log.warning(
+        "sign-in is OFF: anyone who can reach this app can use it (and your tokens). For a deployed app set "
+        "CHAINLIT_AUTH_SECRET and CHAINLIT_USERS (see .env.example)."
+    )

@@ -1,0 +1,561 @@
+"""One chat's bridge between Chainlit and a realtime session: callbacks in, app events out.
+
+:class:`VoiceChat` holds the session of one Chainlit chat. Chainlit callbacks call its methods
+(``start``, ``send_text``, ``start_voice``, ``push_audio``, ``end_voice``, ``apply_settings``, ``close``); a task
+reads the session's app events (``realtime.events``) and renders them with Chainlit: streamed assistant messages,
+the user's spoken words as user messages, tool steps, audio chunks with one track per response, interrupts,
+errors in words and a status message with provider, connection state, tokens and latency.
+
+Audio in: PCM16 LE mono 24 kHz bytes as the browser records them (8192 bytes a chunk). Audio out: the same format,
+``send_audio_chunk`` with the response's track id (CHAINLIT.md "Audio API").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import chainlit as cl
+from chainlit.context import local_steps
+from chainlit.utils import utc_now
+
+from app_support.chat_settings import options_from_values, settings_widgets
+from app_support.render import (
+    SILENT_ERROR_CODES,
+    Stats,
+    describe_error,
+    describe_provider,
+    describe_tools,
+    format_latency,
+    redact,
+)
+from realtime.config import SessionOptions
+from realtime.events import (
+    AppEvent,
+    AssistantTextDone,
+    AudioDelta,
+    Interrupted,
+    RealtimeError,
+    Reconnected,
+    Reconnecting,
+    ResponseDoneEvent,
+    ResponseStarted,
+    SessionReady,
+    SpeechStarted,
+    SpeechStopped,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    UserTranscript,
+)
+
+__all__ = ["BYTES_PER_MS", "MIN_COMMIT_BYTES", "RealtimeLike", "VoiceChat"]
+
+log = logging.getLogger("app")
+
+BYTES_PER_MS = 48  # PCM16 mono at 24000 Hz
+MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # input_audio_buffer.commit needs at least 100 ms (PROTOCOL.md)
+RETRY_AFTER_S = 10.0  # after a failed connect, audio chunks wait this long before the next attempt
+SPEAKING = "\N{STUDIO MICROPHONE}\ufe0f"
+ASSISTANT_AUTHOR = "Assistant"
+
+
+class RealtimeLike(Protocol):
+    """What the app needs of ``realtime.client.RealtimeClient``."""
+
+    async def connect(self) -> Any: ...
+    async def close(self) -> None: ...
+    def events(self) -> AsyncIterator[AppEvent]: ...
+    async def append_audio(self, pcm: bytes) -> None: ...
+    async def send_text(self, text: str) -> None: ...
+    async def commit(self) -> None: ...
+    async def create_response(self) -> None: ...
+    async def update_session(self, **changes: Any) -> None: ...
+
+
+ClientFactory = Callable[[SessionOptions], RealtimeLike]
+
+
+class _Commit:
+    """Queue marker: end of a push-to-talk turn (sent after the chunks queued before it)."""
+
+
+_COMMIT = _Commit()
+
+
+@dataclass
+class _Track:
+    """Playback bookkeeping of one response's audio (the browser never reports what it played)."""
+
+    track: str
+    first_sent: float | None = None
+    ms_sent: float = 0.0
+    interrupted: bool = False
+
+    def playing(self, now: float) -> bool:
+        """True while the audio sent so far has not finished playing, assuming playback from the first chunk."""
+        return self.first_sent is not None and not self.interrupted and now < self.first_sent + self.ms_sent / 1000
+
+
+class VoiceChat:
+    """The realtime session of one Chainlit chat and its rendering.
+
+    ``factory(options)`` makes a not yet connected client. ``provider_name``/``provider_label`` describe the backend
+    for the status; ``tool_names``/``tools_disabled`` the tools (name -> reason); ``secrets`` are removed from every
+    error text; ``transcription_model`` is what the transcription switch turns on.
+    """
+
+    def __init__(
+        self,
+        factory: ClientFactory,
+        options: SessionOptions,
+        *,
+        provider_name: str,
+        provider_label: str,
+        tool_names: Sequence[str] = (),
+        tools_disabled: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
+        transcription_model: str | None = None,
+        connect_timeout_s: float = 60.0,
+    ) -> None:
+        self._factory = factory
+        self.options = options
+        self.provider_name = provider_name
+        self.provider_label = provider_label
+        self._tool_names = list(tool_names)
+        self._tools_disabled = dict(tools_disabled or {})
+        self._secrets = list(secrets)
+        self._transcription_model = transcription_model or options.transcription_model
+        self._connect_timeout_s = connect_timeout_s
+
+        self._client: RealtimeLike | None = None
+        self._connect_lock = asyncio.Lock()
+        self._connect_failed_at: float | None = None
+        self._events_task: asyncio.Task[None] | None = None
+        self._sender_task: asyncio.Task[None] | None = None
+        self._audio: asyncio.Queue[bytes | _Commit] = asyncio.Queue()
+        self._uncommitted_bytes = 0
+        self._closed = False
+
+        self.mic_on = False
+        self._player_ready = False  # the browser's player exists once voice was started in this chat
+        self._tracks: dict[str, _Track] = {}
+        self._current: _Track | None = None
+
+        self._assistant: dict[str, cl.Message] = {}
+        self._shown: set[str] = set()  # ids of assistant messages already on the page
+        self._user: dict[str, cl.Message] = {}
+        self._user_text: dict[str, str] = {}
+        self._pending_user: deque[cl.Message] = deque()
+        self._steps: dict[str, cl.Step] = {}
+        self.stats = Stats()
+        self._status: cl.Message | None = None
+        self._state = "Connecting…"
+        self._error_shown = False
+
+    # ------------------------------------------------------------------ Chainlit callbacks
+
+    async def start(self) -> None:
+        """``on_chat_start``: show the status and the settings panel, then open the session."""
+        self._status = cl.Message(content=self._status_text(), author="Status")
+        await self._status.send()
+        await cl.ChatSettings(settings_widgets(self.options)).send()
+        await self.ensure_connected()
+
+    async def send_text(self, text: str) -> None:
+        """``on_message``: a typed message goes into the same conversation, spoken too when voice is on."""
+        if not text.strip():
+            return
+        client = await self.ensure_connected()
+        if client is None:
+            return
+        try:
+            await self._set_spoken(self.mic_on)
+            await client.send_text(text)
+        except Exception as exc:
+            await self._report_exception("Sending your message failed", exc)
+
+    async def start_voice(self) -> bool:
+        """``on_audio_start``: True (mic on) once the session is up; False when it cannot be opened."""
+        client = await self.ensure_connected()
+        if client is None:
+            return False
+        self.mic_on = True
+        self._player_ready = True
+        self._ensure_sender()
+        try:
+            await self._set_spoken(True)
+        except Exception as exc:
+            await self._report_exception("Turning voice on failed", exc)
+        return True
+
+    def push_audio(self, pcm: bytes) -> None:
+        """``on_audio_chunk``: queue the chunk at once, before any await, so chunks keep their order."""
+        if self._closed or not pcm:
+            return
+        if len(pcm) % 2:
+            pcm = pcm[:-1]
+        self._audio.put_nowait(pcm)
+        self._ensure_sender()
+
+    async def end_voice(self) -> None:
+        """``on_audio_end``: the user stopped the mic. Push-to-talk: commit the turn (after the queued chunks).
+        The browser stops its player when the mic stops, so the playing response's audio is no longer sent."""
+        self.mic_on = False
+        if self._current is not None and self._current.playing(time.monotonic()):
+            self._current.interrupted = True
+        if self.options.turn_detection == "push_to_talk":
+            self._audio.put_nowait(_COMMIT)
+            self._ensure_sender()
+
+    async def apply_settings(self, values: Mapping[str, Any]) -> None:
+        """``on_settings_update``: apply the chat settings to the live session (and to a later reconnect)."""
+        new = options_from_values(values, self.options, transcription_model=self._transcription_model)
+        changes = {
+            name: getattr(new, name)
+            for name in ("voice", "instructions", "turn_detection", "transcription_model")
+            if getattr(new, name) != getattr(self.options, name)
+        }
+        self.options = new
+        if not changes:
+            return
+        client = self._client
+        if client is not None:
+            try:
+                await client.update_session(**changes)
+            except Exception as exc:
+                await self._report_exception("Changing the settings failed", exc)
+                return
+        summary = ", ".join(_describe_change(k, v) for k, v in changes.items())
+        await cl.context.emitter.send_toast(f"Settings applied: {summary}", "success")
+
+    async def close(self) -> None:
+        """``on_chat_end``: stop the tasks and close the session. Safe to call twice."""
+        self._closed = True
+        client, self._client = self._client, None
+        tasks = [t for t in (self._sender_task, self._events_task) if t is not None]
+        self._sender_task = self._events_task = None
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        for task in tasks:
+            if task is not current:
+                with contextlib.suppress(BaseException):
+                    await task
+        if client is not None:
+            try:
+                await client.close()
+            except Exception as exc:
+                log.warning("closing the realtime session failed: %s", self._redact(repr(exc)))
+
+    # ------------------------------------------------------------------ session
+
+    async def ensure_connected(self) -> RealtimeLike | None:
+        """The connected client, opening the session first if needed (at chat start, or at first use after the
+        socket reconnected). None, with the reason shown, when it cannot be opened."""
+        if self._client is not None:
+            return self._client
+        async with self._connect_lock:
+            if self._client is not None:
+                return self._client
+            self._closed = False
+            client = self._factory(self.options.model_copy())
+            self._state = f"Connecting to {self.provider_label}…"
+            await self._update_status()
+            try:
+                async with asyncio.timeout(self._connect_timeout_s):
+                    await client.connect()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await client.close()
+                reason = self._redact(str(exc) or type(exc).__name__)
+                log.warning("could not open the realtime session: %s", reason)
+                self._state = f"Not connected: {reason}"
+                self._connect_failed_at = time.monotonic()
+                await self._update_status()
+                await cl.ErrorMessage(
+                    content=f"Could not connect to {self.provider_label}: {reason}", author="Error"
+                ).send()
+                return None
+            self._client = client
+            self._error_shown = False
+            self._events_task = asyncio.create_task(self._read_events(client), name="realtime-events")
+            self._state = f"Connected to {self.provider_label}"
+            await self._update_status()
+            return client
+
+    async def _set_spoken(self, spoken: bool) -> None:
+        """Ask for audio answers while voice is on, text answers otherwise (GA ``output_modalities``)."""
+        want: list[Any] = ["audio"] if spoken else ["text"]
+        if self.options.output_modalities == want:
+            return
+        self.options = self.options.model_copy(update={"output_modalities": want})
+        if self._client is not None:
+            await self._client.update_session(output_modalities=want)
+
+    def _ensure_sender(self) -> None:
+        if self._sender_task is None or self._sender_task.done():
+            self._sender_task = asyncio.create_task(self._send_audio(), name="realtime-audio-in")
+
+    async def _send_audio(self) -> None:
+        """Forward queued microphone chunks in order; a commit marker ends a push-to-talk turn."""
+        local_steps.set(None)
+        failing = False
+        while True:
+            item = await self._audio.get()
+            try:
+                failed_at = self._connect_failed_at
+                if self._client is None and failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER_S:
+                    continue  # the failure was just shown; do not retry (and report) for every chunk
+                client = await self.ensure_connected()
+                if client is None:
+                    continue
+                if isinstance(item, _Commit):
+                    await self._commit_turn(client)
+                else:
+                    await client.append_audio(item)
+                    self._uncommitted_bytes += len(item)
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not failing:  # one message per streak, not one per 170 ms chunk
+                    await self._report_exception("Sending your audio failed", exc)
+                failing = True
+
+    async def _commit_turn(self, client: RealtimeLike) -> None:
+        if self._uncommitted_bytes < MIN_COMMIT_BYTES:
+            await cl.context.emitter.send_toast(describe_error("input_audio_buffer_commit_empty", ""), "warning")
+            return
+        self._uncommitted_bytes = 0
+        await self._user_placeholder(None)
+        await client.commit()
+        await client.create_response()
+
+    # ------------------------------------------------------------------ app events -> Chainlit
+
+    async def _read_events(self, client: RealtimeLike) -> None:
+        local_steps.set(None)  # our messages are top-level, not children of the callback that opened the session
+        try:
+            async for event in client.events():
+                try:
+                    await self.handle(event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("rendering %s failed", type(event).__name__)
+        finally:
+            if self._client is client:  # the session ended by itself: the next use opens a new one
+                self._client = None
+                if not self._closed:
+                    self._state = "Disconnected; a new session opens when you speak or type"
+                    with contextlib.suppress(Exception):
+                        await self._update_status()
+
+    async def handle(self, event: AppEvent) -> None:
+        """Render one app event."""
+        if isinstance(event, AudioDelta):
+            await self._on_audio(event)
+        elif isinstance(event, TextDelta):
+            msg = await self._assistant_message(event.item_id)
+            self._shown.add(msg.id)
+            await msg.stream_token(event.delta)
+        elif isinstance(event, AssistantTextDone):
+            msg = await self._assistant_message(event.item_id)
+            if event.text:
+                msg.content = event.text
+            if msg.id in self._shown:
+                await msg.update()
+            elif msg.content:
+                self._shown.add(msg.id)
+                await msg.send()
+        elif isinstance(event, ResponseStarted):
+            await self._finish_streaming()  # a reply cut short without its done event stops showing a cursor
+            self._current = self._tracks[event.track] = _Track(event.track)
+        elif isinstance(event, SpeechStarted):
+            await self._stop_playback(self._current, only_if_playing=True)
+        elif isinstance(event, SpeechStopped):
+            await self._user_placeholder(event.item_id)
+        elif isinstance(event, Interrupted):
+            track = self._tracks.get(event.track) if event.track else self._current
+            await self._stop_playback(track, only_if_playing=False)
+            await self._finish_streaming()
+        elif isinstance(event, UserTranscript):
+            await self._on_user_transcript(event)
+        elif isinstance(event, ToolCallStarted):
+            await self._on_tool_started(event)
+        elif isinstance(event, ToolCallFinished):
+            await self._on_tool_finished(event)
+        elif isinstance(event, ResponseDoneEvent):
+            await self._on_response_done(event)
+        elif isinstance(event, SessionReady):
+            self._state = f"Connected to {self.provider_label}"
+            await self._update_status()
+        elif isinstance(event, Reconnecting):
+            self._state = (
+                f"Connection lost ({self._redact(event.reason)}); reconnecting, attempt {event.attempt} "
+                f"in {event.delay_s:.0f} s…"
+            )
+            await self._update_status()
+            await cl.context.emitter.send_toast("Connection lost; reconnecting…", "warning")
+        elif isinstance(event, Reconnected):
+            self._state = f"Connected to {self.provider_label}" + (" (session renewed)" if event.renewed else "")
+            await self._update_status()
+            if not event.renewed:
+                await cl.context.emitter.send_toast("Reconnected", "success")
+        elif isinstance(event, RealtimeError):
+            await self._on_error(event)
+
+    async def _on_audio(self, event: AudioDelta) -> None:
+        track = self._tracks.get(event.track)
+        if track is None:  # audio before (or without) response.created: adopt its track
+            track = self._current = self._tracks[event.track] = _Track(event.track)
+        if track.interrupted or not self._player_ready or not event.pcm:
+            return
+        pcm = event.pcm if len(event.pcm) % 2 == 0 else event.pcm[:-1]
+        if track.first_sent is None:
+            track.first_sent = time.monotonic()
+        track.ms_sent += len(pcm) / BYTES_PER_MS
+        await cl.context.emitter.send_audio_chunk(cl.OutputAudioChunk(mimeType="pcm16", data=pcm, track=event.track))
+
+    async def _stop_playback(self, track: _Track | None, *, only_if_playing: bool) -> None:
+        """Barge-in: stop the browser's player now and forward nothing more of ``track``. The interrupt frame
+        is sent once, and only for the track the browser is playing (it silences its *current* track)."""
+        if track is None or track.interrupted:
+            return
+        if only_if_playing and not track.playing(time.monotonic()):
+            return
+        track.interrupted = True
+        if track.first_sent is not None and track is self._current:
+            await cl.context.emitter.send_audio_interrupt()
+
+    async def _assistant_message(self, item_id: str) -> cl.Message:
+        msg = self._assistant.get(item_id)
+        if msg is None:
+            msg = self._assistant[item_id] = cl.Message(content="", author=ASSISTANT_AUTHOR)
+        return msg
+
+    async def _user_placeholder(self, item_id: str | None) -> None:
+        """Show the user's turn where it happened; its transcript fills it in when it arrives (often late)."""
+        if item_id is not None and item_id in self._user:
+            return
+        text = f"{SPEAKING} …" if self.options.transcription_model else f"{SPEAKING} (spoken; transcription is off)"
+        msg = cl.Message(content=text, author="You", type="user_message")
+        await msg.send()
+        if item_id is None:
+            self._pending_user.append(msg)
+        else:
+            self._user[item_id] = msg
+
+    async def _on_user_transcript(self, event: UserTranscript) -> None:
+        if event.typed:  # the browser already shows what was typed
+            return
+        msg = self._user.get(event.item_id)
+        if msg is None:
+            if self._pending_user:
+                msg = self._pending_user.popleft()
+            else:
+                msg = cl.Message(content="", author="You", type="user_message")
+                await msg.send()
+            self._user[event.item_id] = msg
+        if event.final:
+            text = event.transcript.strip() or f"{SPEAKING} (nothing recognised)"
+            self._user_text.pop(event.item_id, None)
+        else:
+            text = self._user_text[event.item_id] = self._user_text.get(event.item_id, "") + event.transcript
+            text = f"{text.strip()} …"
+        msg.content = text
+        await msg.update()
+
+    async def _on_tool_started(self, event: ToolCallStarted) -> None:
+        step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
+        step.input = event.arguments or "{}"
+        step.start = utc_now()
+        self._steps[event.call_id] = step
+        await step.send()
+
+    async def _on_tool_finished(self, event: ToolCallFinished) -> None:
+        step = self._steps.pop(event.call_id, None)
+        if step is None:
+            step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
+            step.input = event.arguments or "{}"
+            step.start = utc_now()
+            await step.send()
+        step.name = f"{event.name} ({format_latency(event.duration_ms)})"
+        step.output = event.output
+        step.is_error = not event.ok
+        step.end = utc_now()
+        await step.update()
+
+    async def _finish_streaming(self) -> None:
+        for msg in [m for m in self._assistant.values() if m.streaming]:
+            await msg.update()
+
+    async def _on_response_done(self, event: ResponseDoneEvent) -> None:
+        await self._finish_streaming()
+        tokens = self.stats.add(event.usage, event.latency_ms)
+        if tokens:
+            await cl.context.emitter.update_token_count(tokens)
+        if event.status == "failed":
+            details = event.status_details or {}
+            error = details.get("error") or {}
+            await self._on_error(
+                RealtimeError(
+                    code=error.get("code") if isinstance(error, dict) else None,
+                    message=str(error.get("message") if isinstance(error, dict) else details or "the answer failed"),
+                )
+            )
+        await self._update_status()
+
+    async def _on_error(self, event: RealtimeError) -> None:
+        if event.code in SILENT_ERROR_CODES:
+            log.info("recoverable service error %s", event.code)
+            return
+        text = describe_error(event.code, self._redact(event.message), fatal=event.fatal)
+        log.warning("service error %s: %s", event.code, self._redact(event.message))
+        if event.fatal:
+            self._state = "Stopped: " + text
+            await self._update_status()
+        await cl.ErrorMessage(content=text, author="Error").send()
+
+    async def _report_exception(self, what: str, exc: BaseException) -> None:
+        reason = self._redact(str(exc) or type(exc).__name__)
+        log.warning("%s: %s", what, reason)
+        await cl.ErrorMessage(content=f"{what}: {reason}", author="Error").send()
+
+    # ------------------------------------------------------------------ status
+
+    def _status_text(self) -> str:
+        lines = [f"{self._state}.", describe_provider(self.provider_name, self.provider_label)]
+        tools = describe_tools(self._tool_names, self._tools_disabled)
+        if tools:
+            lines.append(tools)
+        if stats := self.stats.line():
+            lines.append(stats)
+        return "\n\n".join(lines)
+
+    async def _update_status(self) -> None:
+        if self._status is None:
+            return
+        self._status.content = self._status_text()
+        await self._status.update()
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+
+def _describe_change(name: str, value: Any) -> str:
+    if name == "transcription_model":
+        return "transcription " + ("on" if value else "off")
+    if name == "instructions":
+        return "new instructions"
+    if name == "turn_detection":
+        return {"server_vad": "server VAD", "semantic_vad": "semantic VAD", "push_to_talk": "push-to-talk"}[value]
+    return f"{name.replace('_', ' ')} {value}"

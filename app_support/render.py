@@ -1,0 +1,143 @@
+"""Words for people: the status line, the service's errors, token usage and latency.
+
+Pure functions of the core's values (no Chainlit), so they are tested alone. Every text that may quote the service
+or an exception goes through :func:`redact` with the configured secrets first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from realtime.config import Settings
+
+__all__ = [
+    "SILENT_ERROR_CODES",
+    "Stats",
+    "describe_error",
+    "describe_provider",
+    "describe_tools",
+    "format_latency",
+    "redact",
+    "secrets_of",
+]
+
+# Error codes the core recovers from by itself: not worth a person's attention (PROTOCOL.md "Responses").
+SILENT_ERROR_CODES = frozenset({"conversation_already_has_active_response", "response_cancel_not_active"})
+
+_ERROR_TEXT: dict[str, str] = {
+    "invalid_api_key": "The service did not accept the API key. Check OPENAI_API_KEY (or AZURE_OPENAI_API_KEY).",
+    "authentication_error": "The service did not accept the credentials. Check the API key or the Entra ID sign-in.",
+    "insufficient_quota": "The account has run out of quota. Check the plan and billing of the provider.",
+    "rate_limit_exceeded": "Too many requests right now: the provider's rate limit was reached. Try again shortly.",
+    "session_expired": "The session reached the provider's time limit; a new one is being started.",
+    "model_not_found": "The model or deployment was not found. Check OPENAI_REALTIME_MODEL or AZURE_OPENAI_DEPLOYMENT.",
+    "beta_api_shape_disabled": "The provider no longer accepts the preview (beta) protocol. Unset REALTIME_DIALECT.",
+    "input_audio_buffer_commit_empty": "Nothing was recorded. Keep the microphone on while you speak (at least a "
+    "moment) before you stop it.",
+    "server_error": "The service had an internal error. Try again.",
+}
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The non-empty secret values held by ``settings`` (every :class:`SecretStr` field)."""
+    values = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            values.append(value.get_secret_value())
+    return values
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret (4 characters or longer) replaced by ``***``."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def describe_error(code: str | None, message: str, *, fatal: bool = False) -> str:
+    """One or two sentences for a person about a service error (``code`` as in the Realtime ``error`` event)."""
+    text = _ERROR_TEXT.get(code or "")
+    if text is None:
+        detail = message.strip() or "no details given"
+        text = f"The voice service reported a problem: {detail}"
+        if not text.endswith((".", "!", "?")):
+            text += "."
+    if fatal:
+        text += " The conversation cannot go on; fix the setting and start a new chat."
+    return text
+
+
+def describe_provider(provider_name: str, label: str) -> str:
+    """What the status says about the backend: the provider and model, and for the local engine what it is and
+    how to connect a cloud model instead."""
+    if provider_name == "local":
+        return (
+            f"**{label}**: runs on this machine, no key needed. It hears you, writes down what you said and "
+            "speaks, but its built-in replies are not a language model's. For real answers set `OPENAI_API_KEY` "
+            "(or `AZURE_OPENAI_ENDPOINT` and `AZURE_OPENAI_DEPLOYMENT`) in `.env` and restart the app."
+        )
+    return f"**{label}**"
+
+
+def describe_tools(names: Iterable[str], disabled: Mapping[str, str]) -> str:
+    """``Tools: a, b. web_search is off: TAVILY_API_KEY is not set.`` (empty string when there is nothing)."""
+    names = list(names)
+    parts = []
+    if names:
+        parts.append("Tools: " + ", ".join(f"`{n}`" for n in names) + ".")
+    for name, reason in disabled.items():
+        parts.append(f"`{name}` is off: {reason}.")
+    return " ".join(parts)
+
+
+def format_latency(ms: float | None) -> str:
+    """``540 ms`` under a second, ``1.25 s`` above; ``n/a`` for None."""
+    if ms is None:
+        return "n/a"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def _tokens(usage: Mapping[str, Any] | None) -> int:
+    if not usage:
+        return 0
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    return int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+
+
+@dataclass
+class Stats:
+    """Token and latency figures of one chat, from the ``response.done`` usage objects (Realtime API reference,
+    ``response.done``: ``usage.total_tokens``, ``input_tokens``, ``output_tokens``)."""
+
+    turns: int = 0
+    total_tokens: int = 0
+    last_tokens: int = 0
+    last_latency_ms: float | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, usage: Mapping[str, Any] | None, latency_ms: float | None) -> int:
+        """Count one finished response; returns its token count."""
+        tokens = _tokens(usage)
+        self.turns += 1
+        self.total_tokens += tokens
+        self.last_tokens = tokens
+        self.last_latency_ms = latency_ms
+        if latency_ms is not None:
+            self.latencies_ms.append(latency_ms)
+        return tokens
+
+    def line(self) -> str:
+        """``Last turn: 540 ms to first answer, 321 tokens · session: 2 turns, 1,234 tokens``; empty before any."""
+        if not self.turns:
+            return ""
+        return (
+            f"Last turn: {format_latency(self.last_latency_ms)} to first answer, {self.last_tokens:,} tokens · "
+            f"this chat: {self.turns} {'turn' if self.turns == 1 else 'turns'}, {self.total_tokens:,} tokens"
+        )

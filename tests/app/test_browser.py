@@ -1,0 +1,165 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium driven by Playwright, no browser download) against
+the app on the embedded local engine: typed and spoken turns, the user's transcript, spoken replies, barge-in.
+
+The microphone is fake (``fake_mic.js``): it plays WAVs spoken by espeak-ng at test time, when the test says so.
+Socket.io frames sent to the page are counted with ``page.on("websocket")``. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from conftest import ARTIFACTS, AppServer, FrameLog
+
+# One browser for the session: the fixture and the tests share the session's event loop.
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+FAKE_MIC = Path(__file__).with_name("fake_mic.js")
+USER = '[data-step-type="user_message"]'
+ASSISTANT = '[data-step-type="assistant_message"]'
+MODEL_LOAD_MS = 120_000  # the first chat loads the local engine's models
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def chat(browser: Any, app_server: AppServer) -> AsyncIterator[tuple[Any, FrameLog]]:
+    """A fresh page (its own chat session) on the app, with its socket.io frames logged."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 860})
+    await context.add_init_script(path=str(FAKE_MIC))
+    page = await context.new_page()
+    frames = FrameLog()
+    page.on("websocket", lambda ws: ws.on("framereceived", frames.feed))
+    await page.goto(app_server.url)
+    await page.get_by_text("Connected to Local engine").first.wait_for(timeout=MODEL_LOAD_MS)
+    try:
+        yield page, frames
+    finally:
+        await context.close()
+
+
+async def voice_on(page: Any, frames: FrameLog) -> None:
+    await page.locator("#message-composer button").first.click()
+    await wait_for(lambda: any(f.data == "on" for f in frames.named("audio_connection")), 30, "the mic to turn on")
+
+
+async def say(page: Any, wav: Path) -> float:
+    """Speak ``wav`` into the fake microphone; returns when it has played (its duration in s)."""
+    data = base64.b64encode(await asyncio.to_thread(wav.read_bytes)).decode()
+    return float(await page.evaluate("b => window.__fakeMic.say(b)", data))
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path))
+    return path
+
+
+async def texts(page: Any, selector: str) -> list[str]:
+    return [t.strip() for t in await page.locator(selector).all_inner_texts()]
+
+
+async def has_text(page: Any, selector: str, timeout_ms: float = 60_000) -> None:
+    """Wait until some element matching ``selector`` shows text."""
+    await page.wait_for_function(
+        "sel => [...document.querySelectorAll(sel)].some(e => e.innerText.trim().length > 0)",
+        arg=selector,
+        timeout=timeout_ms,
+    )
+
+
+async def test_typed_message_gets_a_written_and_spoken_reply(chat: tuple[Any, FrameLog]) -> None:
+    page, frames = chat
+    await shot(page, "browser-0-start")
+    await voice_on(page, frames)
+    before = len(frames.named("audio_chunk"))
+    await page.locator("#chat-input").fill("Hello there, can you hear me?")
+    await page.locator("#chat-submit:enabled").wait_for(timeout=10_000)
+    await page.locator("#chat-input").press("Enter")
+    await page.locator(USER).filter(has_text="can you hear me").wait_for(timeout=10_000)
+    await has_text(page, ASSISTANT)
+    await wait_for(lambda: len(frames.named("audio_chunk")) > before + 2, 60, "audio chunks of the reply")
+    await page.wait_for_function("() => document.body.innerText.includes('to first answer')", timeout=60_000)
+    await shot(page, "browser-1-typed")
+    assert (await texts(page, ASSISTANT))[-1]
+    assert all(f.data["mimeType"] == "pcm16" for f in frames.named("audio_chunk"))
+
+
+async def test_spoken_question_shows_the_transcript_then_a_spoken_reply(
+    chat: tuple[Any, FrameLog], speech: Callable[[str], Path]
+) -> None:
+    page, frames = chat
+    await voice_on(page, frames)
+    await say(page, speech("What is the weather like today?"))
+    await page.locator(USER).filter(has_text="weather").wait_for(timeout=60_000)
+    await wait_for(lambda: len(frames.named("audio_chunk")) > 2, 60, "the spoken reply's audio")
+    await has_text(page, ASSISTANT)
+    await asyncio.sleep(1.0)
+    await shot(page, "browser-2-spoken")
+    # The user's turn is shown before the reply to it.
+    order = await page.eval_on_selector_all("[data-step-type]", "els => els.map(e => e.getAttribute('data-step-type'))")
+    users = [i for i, t in enumerate(order) if t == "user_message"]
+    replies = [i for i, t in enumerate(order) if t == "assistant_message"]
+    assert users and replies and users[-1] < replies[-1], order
+
+
+async def test_speaking_during_a_long_reply_stops_it_before_the_next_reply_plays(
+    chat: tuple[Any, FrameLog], speech: Callable[[str], Path]
+) -> None:
+    page, frames = chat
+    await voice_on(page, frames)
+    await say(page, speech("Please tell me a long story."))
+    await wait_for(lambda: len(frames.named("audio_chunk")) > 3, 60, "the long story's audio")
+    first_track = frames.named("audio_chunk")[0].data["track"]
+    await asyncio.sleep(1.5)
+    await shot(page, "browser-3a-story")
+    await say(page, speech("Stop. What time is it?"))
+    await wait_for(lambda: bool(frames.named("audio_interrupt")), 30, "an audio_interrupt frame")
+    await wait_for(lambda: len(frames.tracks()) >= 2, 60, "the next reply's audio")
+    await asyncio.sleep(1.0)
+    await shot(page, "browser-3b-barge-in")
+    interrupt_at = frames.named("audio_interrupt")[0].at
+    old_after = [f for f in frames.named("audio_chunk") if f.data["track"] == first_track and f.at > interrupt_at]
+    new = [f for f in frames.named("audio_chunk") if f.data["track"] != first_track]
+    assert old_after == [], "audio of the interrupted reply was still sent"
+    assert new and min(f.at for f in new) > interrupt_at
