@@ -161,6 +161,8 @@ class ResponseDoneEvent(AppEvent):
     usage: dict[str, Any] | None = None
     latency_ms: float | None = None
     status_details: dict[str, Any] | None = None
+    function_calls: int = 0
+    """Function calls of this response that are being run; a follow-up response with their outputs comes next."""
 
 
 @dataclass(frozen=True, slots=True)

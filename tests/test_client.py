@@ -1,0 +1,202 @@
+"""The websocket client against scripted servers of ours on loopback: each provider's URL and headers, the preview
+dialect, a refused handshake, a server killed mid-response, and session renewal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from realtime.client import ConnectionFailed, RealtimeClient
+from realtime.config import Settings
+from realtime.events import (
+    AppEvent,
+    AudioDelta,
+    Reconnected,
+    Reconnecting,
+    ResponseDoneEvent,
+    SessionReady,
+    TextDelta,
+    ToolCallFinished,
+)
+from realtime.providers import build_provider
+from tests.scripted_server import ScriptedServer
+
+SECRET = "sk-test-FAKE-client-key-0123456789abcdef"
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def until(events: AsyncIterator[AppEvent], kind: type, timeout: float = 5.0) -> list[AppEvent]:
+    """Collect events up to and including the first of ``kind``."""
+    seen: list[AppEvent] = []
+    async with asyncio.timeout(timeout):
+        async for event in events:
+            seen.append(event)
+            if isinstance(event, kind):
+                return seen
+    raise AssertionError(f"events ended before {kind.__name__}: {seen}")
+
+
+async def one_turn(client: RealtimeClient) -> list[AppEvent]:
+    events = client.events()
+    await client.send_text("hi")
+    return await until(events, ResponseDoneEvent)
+
+
+async def test_openai_bearer_header_and_path() -> None:
+    async with ScriptedServer() as server:
+        s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
+        async with RealtimeClient(s) as client:
+            seen = await one_turn(client)
+        (conn,) = server.connections
+        assert conn.path == "/v1/realtime?model=gpt-realtime"
+        assert conn.headers["authorization"] == f"Bearer {SECRET}" and "openai-beta" not in conn.headers
+        assert SECRET not in conn.path
+        assert conn.types()[:3] == ["session.update", "conversation.item.create", "response.create"]
+        assert sum(len(e.pcm) for e in seen if isinstance(e, AudioDelta)) == 3 * 4800
+        assert any(isinstance(e, SessionReady) for e in seen)
+
+
+async def test_azure_api_key_on_the_ga_path() -> None:
+    async with ScriptedServer() as server:
+        s = settings(azure_openai_endpoint=f"http://{server.base}", azure_openai_deployment="rt-dep",
+                     azure_openai_api_key=SECRET)  # fmt: skip
+        async with RealtimeClient(s) as client:
+            await one_turn(client)
+        (conn,) = server.connections
+        assert conn.path == "/openai/v1/realtime?model=rt-dep"
+        assert conn.headers["api-key"] == SECRET and "authorization" not in conn.headers
+
+
+async def test_azure_preview_path_speaks_the_beta_dialect() -> None:
+    async with ScriptedServer() as server:
+        s = settings(azure_openai_endpoint=f"http://{server.base}", azure_openai_deployment="rt-dep",
+                     azure_openai_api_key=SECRET, azure_openai_api_version="2025-04-01-preview")  # fmt: skip
+        async with RealtimeClient(s) as client:
+            seen = await one_turn(client)
+        (conn,) = server.connections
+        assert conn.path == "/openai/realtime?api-version=2025-04-01-preview&deployment=rt-dep"
+        update = conn.received[0]["session"]
+        assert update["input_audio_format"] == "pcm16" and "audio" not in update and "modalities" in update
+        # beta deltas (response.audio.delta...) reach the app as the same app events
+        assert any(isinstance(e, AudioDelta) for e in seen)
+        assert "".join(e.delta for e in seen if isinstance(e, TextDelta)) == "Hello from the script."
+
+
+async def test_azure_entra_token_fetched_at_every_connect() -> None:
+    tokens = iter(["tok-1", "tok-2", "tok-3"])
+
+    class FakeCredential:
+        async def get_token(self, *scopes: str, **_: Any) -> Any:
+            return SimpleNamespace(token=next(tokens))
+
+    async with ScriptedServer(drop_after_first_delta=True) as server:
+        s = settings(azure_openai_endpoint=f"http://{server.base}", azure_openai_deployment="d")
+        provider = build_provider(s, credential=FakeCredential())
+        async with RealtimeClient(s, provider=provider, reconnect_delays=(0.05,)) as client:
+            events = client.events()
+            await client.send_text("hi")
+            await until(events, Reconnected)
+        assert [c.headers["authorization"] for c in server.connections] == ["Bearer tok-1", "Bearer tok-2"]
+        assert all("api-key" not in c.headers for c in server.connections)
+
+
+async def test_refused_handshake_is_a_clear_error_without_the_key() -> None:
+    async with ScriptedServer(reject_status=401) as server:
+        s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
+        with pytest.raises(ConnectionFailed, match="HTTP 401") as info:
+            await RealtimeClient(s).connect()
+        assert SECRET not in str(info.value)
+
+
+async def test_unreachable_server_fails_fast() -> None:
+    s = settings(openai_api_key=SECRET, openai_base_url="ws://127.0.0.1:9/v1")
+    with pytest.raises(ConnectionFailed, match="cannot connect"):
+        await RealtimeClient(s).connect()
+
+
+async def test_server_killed_mid_response_reconnects_replays_and_carries_on() -> None:
+    async with ScriptedServer(drop_after_first_delta=True) as server:
+        s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
+        async with RealtimeClient(s, reconnect_delays=(0.05, 0.1)) as client:
+            events = client.events()
+            await client.send_text("remember 42")
+            seen = await until(events, Reconnected)
+            assert any(isinstance(e, Reconnecting) for e in seen)
+            cut = [e for e in seen if isinstance(e, ResponseDoneEvent)]
+            assert cut and cut[0].status == "cancelled"  # the app is told the old response ended
+            seen = await until(events, ResponseDoneEvent)  # the re-asked answer arrives on the new connection
+            assert seen[-1].status == "completed"  # type: ignore[attr-defined]
+            seen = await one_turn(client)  # and the conversation goes on
+            assert seen[-1].status == "completed"  # type: ignore[attr-defined]
+        first, second = server.connections
+        assert second.types()[:3] == ["session.update", "conversation.item.create", "response.create"]
+        assert second.received[1]["item"]["content"][0]["text"] == "remember 42"
+
+
+async def test_session_expired_renews_the_session() -> None:
+    async with ScriptedServer(expire_after_updates=1) as server:
+        s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
+        async with RealtimeClient(s, reconnect_delays=(0.05,)) as client:
+            events = client.events()
+            (reconnected,) = [e for e in await until(events, Reconnected) if isinstance(e, Reconnected)]
+            assert reconnected.renewed
+            await one_turn(client)
+        assert len(server.connections) == 2
+
+
+async def test_scheduled_renewal_before_the_time_cap() -> None:
+    async with ScriptedServer() as server:
+        s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1", realtime_session_renew_s=0.2)
+        async with RealtimeClient(s, reconnect_delays=(0.05,)) as client:
+            client._renew_after_s = 0.2  # below the 1 s floor used in production
+            events = client.events()
+            seen = await until(events, Reconnected, timeout=5)
+            assert seen[-1].renewed  # type: ignore[attr-defined]
+
+
+async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None:
+    class SlowTools:
+        def definitions(self) -> list[dict[str, Any]]:
+            return [{"type": "function", "name": "slow", "parameters": {"type": "object"}}]
+
+        async def call_many(self, calls: Any) -> list[Any]:
+            await asyncio.sleep(0.2)
+            return [SimpleNamespace(call_id=c.call_id, name=c.name, output='{"ok": 1}', ok=True, duration_ms=200.0)
+                    for c in calls]  # fmt: skip
+
+    async with ScriptedServer() as server:
+        s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
+        async with RealtimeClient(s, tools=SlowTools()) as client:
+            assert client.session.tools[0]["name"] == "slow"
+            client.session.receive({"type": "response.created", "response": {"id": "r_local"}})
+            client.session.receive(
+                {
+                    "type": "response.done",
+                    "response": {
+                        "id": "r_local",
+                        "status": "completed",
+                        "output": [
+                            {"type": "function_call", "call_id": "c1", "name": "slow", "arguments": "{}"},
+                            {"type": "function_call", "call_id": "c2", "name": "slow", "arguments": "{}"},
+                        ],
+                    },
+                }  # fmt: skip
+            )
+            events = client.events()
+            client._start_tools()
+            first = await until(events, ResponseDoneEvent)  # the injected response.done, with its 2 calls
+            assert first[-1].function_calls == 2  # type: ignore[attr-defined]
+            follow_up = await until(events, ResponseDoneEvent)  # the server's answer to the one response.create
+            assert [e.call_id for e in follow_up if isinstance(e, ToolCallFinished)] == ["c1", "c2"]
+            assert follow_up[-1].status == "completed"  # type: ignore[attr-defined]
+        sent = server.connections[0].types()
+        assert sent.count("response.create") == 1
+        outputs = [e for e in server.connections[0].received if e["type"] == "conversation.item.create"]
+        assert [o["item"]["call_id"] for o in outputs] == ["c1", "c2"]
