@@ -82,10 +82,18 @@ class ScriptedServer:
             await ws.send(json.dumps(event))
 
         session: dict[str, Any] = (
-            {"id": "sess_1", "object": "realtime.session", "modalities": ["text", "audio"], "voice": "alloy",
-             "input_audio_format": "pcm16", "output_audio_format": "pcm16", "turn_detection": None}
-            if beta else {"type": "realtime", "id": "sess_1", "object": "realtime.session", "output_modalities": ["audio"]}
-        )  # fmt: skip
+            {
+                "id": "sess_1",
+                "object": "realtime.session",
+                "modalities": ["text", "audio"],
+                "voice": "alloy",
+                "input_audio_format": "pcm16",
+                "output_audio_format": "pcm16",
+                "turn_detection": None,
+            }
+            if beta
+            else {"type": "realtime", "id": "sess_1", "object": "realtime.session", "output_modalities": ["audio"]}
+        )
         await send({"type": "session.created", "session": session})
         async for frame in ws:
             event = json.loads(frame)
@@ -95,8 +103,16 @@ class ScriptedServer:
                 updates += 1
                 await send({"type": "session.updated", "session": {**session, **event["session"]}})
                 if first and self.expire_after_updates and updates >= self.expire_after_updates:
-                    await send({"type": "error", "error": {"type": "invalid_request_error", "code": "session_expired",
-                                                           "message": "Your session hit the maximum duration."}})  # fmt: skip
+                    await send(
+                        {
+                            "type": "error",
+                            "error": {
+                                "type": "invalid_request_error",
+                                "code": "session_expired",
+                                "message": "Your session hit the maximum duration.",
+                            },
+                        }
+                    )
             elif kind == "conversation.item.create":
                 item = {**event["item"], "id": event["item"].get("id") or self._id("item")}
                 await send({"type": "conversation.item.created" if beta else "conversation.item.added", "item": item})
@@ -110,15 +126,40 @@ class ScriptedServer:
         await send({"type": "response.created", "response": {"id": rid, "status": "in_progress", "output": []}})
         chunk = base64.b64encode(b"\x10\x00" * 2400).decode()  # 100 ms at 24 kHz
         for i in range(max(1, self.reply_ms // 100)):
-            await send({"type": audio_type, "response_id": rid, "item_id": item, "output_index": 0,
-                        "content_index": 0, "delta": chunk})  # fmt: skip
+            await send(
+                {
+                    "type": audio_type,
+                    "response_id": rid,
+                    "item_id": item,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": chunk,
+                }
+            )
             if i == 0:
-                await send({"type": text_type, "response_id": rid, "item_id": item, "output_index": 0,
-                            "content_index": 0, "delta": "Hello from the script."})  # fmt: skip
+                await send(
+                    {
+                        "type": text_type,
+                        "response_id": rid,
+                        "item_id": item,
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": "Hello from the script.",
+                    }
+                )
                 if first and self.drop_after_first_delta:
                     ws.transport.abort()  # type: ignore[attr-defined]  # killed mid-response, no close frame
                     return
             await asyncio.sleep(0)
         usage = {"total_tokens": 7, "input_tokens": 3, "output_tokens": 4}
-        await send({"type": "response.done", "response": {"id": rid, "status": "completed", "usage": usage,
-                                                           "output": [{"id": item, "type": "message"}]}})  # fmt: skip
+        await send(
+            {
+                "type": "response.done",
+                "response": {
+                    "id": rid,
+                    "status": "completed",
+                    "usage": usage,
+                    "output": [{"id": item, "type": "message"}],
+                },
+            }
+        )

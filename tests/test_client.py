@@ -32,10 +32,10 @@ def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-async def until(events: AsyncIterator[AppEvent], kind: type, timeout: float = 5.0) -> list[AppEvent]:
+async def until(events: AsyncIterator[AppEvent], kind: type, limit_s: float = 5.0) -> list[AppEvent]:
     """Collect events up to and including the first of ``kind``."""
     seen: list[AppEvent] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(limit_s):
         async for event in events:
             seen.append(event)
             if isinstance(event, kind):
@@ -65,8 +65,9 @@ async def test_openai_bearer_header_and_path() -> None:
 
 async def test_azure_api_key_on_the_ga_path() -> None:
     async with ScriptedServer() as server:
-        s = settings(azure_openai_endpoint=f"http://{server.base}", azure_openai_deployment="rt-dep",
-                     azure_openai_api_key=SECRET)  # fmt: skip
+        s = settings(
+            azure_openai_endpoint=f"http://{server.base}", azure_openai_deployment="rt-dep", azure_openai_api_key=SECRET
+        )
         async with RealtimeClient(s) as client:
             await one_turn(client)
         (conn,) = server.connections
@@ -76,8 +77,12 @@ async def test_azure_api_key_on_the_ga_path() -> None:
 
 async def test_azure_preview_path_speaks_the_beta_dialect() -> None:
     async with ScriptedServer() as server:
-        s = settings(azure_openai_endpoint=f"http://{server.base}", azure_openai_deployment="rt-dep",
-                     azure_openai_api_key=SECRET, azure_openai_api_version="2025-04-01-preview")  # fmt: skip
+        s = settings(
+            azure_openai_endpoint=f"http://{server.base}",
+            azure_openai_deployment="rt-dep",
+            azure_openai_api_key=SECRET,
+            azure_openai_api_version="2025-04-01-preview",
+        )
         async with RealtimeClient(s) as client:
             seen = await one_turn(client)
         (conn,) = server.connections
@@ -135,7 +140,7 @@ async def test_server_killed_mid_response_reconnects_replays_and_carries_on() ->
             assert seen[-1].status == "completed"  # type: ignore[attr-defined]
             seen = await one_turn(client)  # and the conversation goes on
             assert seen[-1].status == "completed"  # type: ignore[attr-defined]
-        first, second = server.connections
+        _first, second = server.connections
         assert second.types()[:3] == ["session.update", "conversation.item.create", "response.create"]
         assert second.received[1]["item"]["content"][0]["text"] == "remember 42"
 
@@ -157,7 +162,7 @@ async def test_scheduled_renewal_before_the_time_cap() -> None:
         async with RealtimeClient(s, reconnect_delays=(0.05,)) as client:
             client._renew_after_s = 0.2  # below the 1 s floor used in production
             events = client.events()
-            seen = await until(events, Reconnected, timeout=5)
+            seen = await until(events, Reconnected, limit_s=5)
             assert seen[-1].renewed  # type: ignore[attr-defined]
 
 
@@ -168,8 +173,10 @@ async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None
 
         async def call_many(self, calls: Any) -> list[Any]:
             await asyncio.sleep(0.2)
-            return [SimpleNamespace(call_id=c.call_id, name=c.name, output='{"ok": 1}', ok=True, duration_ms=200.0)
-                    for c in calls]  # fmt: skip
+            return [
+                SimpleNamespace(call_id=c.call_id, name=c.name, output='{"ok": 1}', ok=True, duration_ms=200.0)
+                for c in calls
+            ]
 
     async with ScriptedServer() as server:
         s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
@@ -187,7 +194,7 @@ async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None
                             {"type": "function_call", "call_id": "c2", "name": "slow", "arguments": "{}"},
                         ],
                     },
-                }  # fmt: skip
+                }
             )
             events = client.events()
             client._start_tools()

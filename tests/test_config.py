@@ -21,8 +21,16 @@ def settings(**values: Any) -> Settings:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "REALTIME_PROVIDER",
-                 "AZURE_OPENAI_API_VERSION", "AZURE_OPENAI_DEPLOYMENT", "REALTIME_DIALECT", "LOCAL_ENGINE_URL"):  # fmt: skip
+    for name in (
+        "OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_OPENAI_API_KEY",
+        "REALTIME_PROVIDER",
+        "AZURE_OPENAI_API_VERSION",
+        "AZURE_OPENAI_DEPLOYMENT",
+        "REALTIME_DIALECT",
+        "LOCAL_ENGINE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -48,8 +56,11 @@ async def test_openai_provider_url_and_bearer_header() -> None:
 
 
 async def test_azure_ga_and_preview_paths() -> None:
-    base = {"azure_openai_endpoint": "https://res.openai.azure.com/", "azure_openai_deployment": "my-rt",
-            "azure_openai_api_key": SECRET}  # fmt: skip
+    base = {
+        "azure_openai_endpoint": "https://res.openai.azure.com/",
+        "azure_openai_deployment": "my-rt",
+        "azure_openai_api_key": SECRET,
+    }
     ga = build_provider(settings(**base))
     assert ga.url == "wss://res.openai.azure.com/openai/v1/realtime?model=my-rt"
     assert ga.dialect == "ga" and await ga.headers() == {"api-key": SECRET}

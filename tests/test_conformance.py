@@ -25,9 +25,13 @@ def union(annotated: Any) -> TypeAdapter[Any]:
 GA = union(ga_client.RealtimeClientEvent)
 BETA = union(beta_client.RealtimeClientEvent)
 TOOLS = [
-    {"type": "function", "name": "calculate", "description": "Arithmetic.",
-     "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}},
-]  # fmt: skip
+    {
+        "type": "function",
+        "name": "calculate",
+        "description": "Arithmetic.",
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
+    },
+]
 
 
 def every_client_event(options: SessionOptions) -> list[dict[str, Any]]:
@@ -44,8 +48,23 @@ def every_client_event(options: SessionOptions) -> list[dict[str, Any]]:
     now[0] += 0.05  # 50 ms played before the user barges in
     s.receive({"type": "input_audio_buffer.speech_started", "item_id": "u1", "audio_start_ms": 0})
     s.cancel()
-    s.receive({"type": "response.done", "response": {"id": "r1", "status": "completed", "output": [
-        {"type": "function_call", "call_id": "c1", "name": "calculate", "arguments": '{"expression": "1+1"}'}]}})  # fmt: skip
+    s.receive(
+        {
+            "type": "response.done",
+            "response": {
+                "id": "r1",
+                "status": "completed",
+                "output": [
+                    {
+                        "type": "function_call",
+                        "call_id": "c1",
+                        "name": "calculate",
+                        "arguments": '{"expression": "1+1"}',
+                    }
+                ],
+            },
+        }
+    )
     s.take_tool_calls()
     s.tool_results([ToolOutput("c1", '{"result": 2}')])
     s.update_options(options.model_copy(update={"voice": "verse", "instructions": "Be brief."}))
@@ -53,9 +72,15 @@ def every_client_event(options: SessionOptions) -> list[dict[str, Any]]:
     s.create_response()
     sent = s.data_to_send()
     types = {e["type"] for e in sent}
-    assert types >= {"session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
-                     "input_audio_buffer.clear", "conversation.item.create", "response.create",
-                     "conversation.item.truncate"}, types  # fmt: skip
+    assert types >= {
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "conversation.item.create",
+        "response.create",
+        "conversation.item.truncate",
+    }, types
     return sent
 
 

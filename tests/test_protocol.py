@@ -108,8 +108,15 @@ def test_response_create_maps_modalities_and_token_cap() -> None:
 
 
 def test_beta_server_events_read_as_ga() -> None:
-    beta_delta = {"type": "response.audio.delta", "event_id": "e", "response_id": "r", "item_id": "i",
-                  "output_index": 0, "content_index": 0, "delta": "AAAA"}  # fmt: skip
+    beta_delta = {
+        "type": "response.audio.delta",
+        "event_id": "e",
+        "response_id": "r",
+        "item_id": "i",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "AAAA",
+    }
     BETA_SERVER.validate_python(beta_delta)
     ga = dialect.server_event_from_beta(beta_delta)
     assert ga["type"] == "response.output_audio.delta"
@@ -117,9 +124,16 @@ def test_beta_server_events_read_as_ga() -> None:
     created = {
         "type": "session.created",
         "event_id": "e",
-        "session": {"id": "s", "modalities": ["text", "audio"], "voice": "alloy", "input_audio_format": "pcm16",
-                    "output_audio_format": "pcm16", "turn_detection": None, "expires_at": 123},
-    }  # fmt: skip
+        "session": {
+            "id": "s",
+            "modalities": ["text", "audio"],
+            "voice": "alloy",
+            "input_audio_format": "pcm16",
+            "output_audio_format": "pcm16",
+            "turn_detection": None,
+            "expires_at": 123,
+        },
+    }
     BETA_SERVER.validate_python(created)
     session = dialect.server_event_from_beta(created)["session"]
     assert session["type"] == "realtime" and session["output_modalities"] == ["audio"]
@@ -129,8 +143,12 @@ def test_beta_server_events_read_as_ga() -> None:
 
 def test_ga_only_server_events_are_dropped_for_beta_and_renamed() -> None:
     assert dialect.server_event_to_beta({"type": "conversation.item.done", "item": {}}) is None
-    added = {"type": "conversation.item.added", "event_id": "e", "previous_item_id": None,
-             "item": {"id": "i", "type": "message", "role": "assistant", "content": [{"type": "output_audio"}]}}  # fmt: skip
+    added = {
+        "type": "conversation.item.added",
+        "event_id": "e",
+        "previous_item_id": None,
+        "item": {"id": "i", "type": "message", "role": "assistant", "content": [{"type": "output_audio"}]},
+    }
     beta = dialect.server_event_to_beta(added)
     assert beta is not None and beta["type"] == "conversation.item.created"
     assert beta["item"]["content"][0]["type"] == "audio"

@@ -67,21 +67,41 @@ class Script:
         self.feed(type="response.created", event_id="e", response={"id": rid, "status": "in_progress", "output": []})
 
     def audio(self, item: str, ms: int, rid: str = "resp_1") -> None:
-        self.feed(type="response.output_audio.delta", response_id=rid, item_id=item, output_index=0,
-                  content_index=0, delta=pcm_ms(ms), obfuscation="abc")  # fmt: skip
+        self.feed(
+            type="response.output_audio.delta",
+            response_id=rid,
+            item_id=item,
+            output_index=0,
+            content_index=0,
+            delta=pcm_ms(ms),
+            obfuscation="abc",
+        )
 
     def transcript(self, item: str, text: str, rid: str = "resp_1") -> None:
-        self.feed(type="response.output_audio_transcript.delta", response_id=rid, item_id=item, output_index=0,
-                  content_index=0, delta=text)  # fmt: skip
+        self.feed(
+            type="response.output_audio_transcript.delta",
+            response_id=rid,
+            item_id=item,
+            output_index=0,
+            content_index=0,
+            delta=text,
+        )
 
     def done(self, rid: str = "resp_1", status: str = "completed", output: list[Any] | None = None) -> None:
-        usage = {"total_tokens": 30, "input_tokens": 10, "output_tokens": 20,
-                 "input_token_details": {"text_tokens": 10, "audio_tokens": 0}}  # fmt: skip
+        usage = {
+            "total_tokens": 30,
+            "input_tokens": 10,
+            "output_tokens": 20,
+            "input_token_details": {"text_tokens": 10, "audio_tokens": 0},
+        }
         self.feed(type="response.done", response={"id": rid, "status": status, "output": output or [], "usage": usage})
 
     def error(self, code: str, message: str = "m") -> None:
-        self.feed(type="error", event_id="e", error={"type": "invalid_request_error", "code": code,
-                                                     "message": message, "param": None, "event_id": None})  # fmt: skip
+        self.feed(
+            type="error",
+            event_id="e",
+            error={"type": "invalid_request_error", "code": code, "message": message, "param": None, "event_id": None},
+        )
 
 
 def test_start_sends_session_update_and_ready_event() -> None:
@@ -105,8 +125,14 @@ def test_spoken_reply_streams_audio_and_transcript_with_latency() -> None:
     s.transcript("item_a", "Hello ")
     s.audio("item_a", 200)
     s.transcript("item_a", "there.")
-    s.feed(type="response.output_audio_transcript.done", response_id="resp_1", item_id="item_a",
-           output_index=0, content_index=0, transcript="Hello there.")  # fmt: skip
+    s.feed(
+        type="response.output_audio_transcript.done",
+        response_id="resp_1",
+        item_id="item_a",
+        output_index=0,
+        content_index=0,
+        transcript="Hello there.",
+    )
     s.done()
     (started,) = s.of(ResponseStarted)
     audio = s.of(AudioDelta)
@@ -175,16 +201,29 @@ def test_message_plus_two_function_calls_gives_exactly_one_response_create() -> 
     for index, (call, name, args) in enumerate(
         [("call_a", "get_current_time", '{"timezone": "UTC"}'), ("call_b", "calculate", '{"expression": "2+2"}')], 1
     ):
-        s.feed(type="response.output_item.added", response_id="resp_1", output_index=index,
-               item={"id": f"fc_{index}", "type": "function_call", "call_id": call, "name": name, "arguments": ""})  # fmt: skip
-        s.feed(type="response.function_call_arguments.done", response_id="resp_1", item_id=f"fc_{index}",
-               output_index=index, call_id=call, name=name, arguments=args)  # fmt: skip
+        s.feed(
+            type="response.output_item.added",
+            response_id="resp_1",
+            output_index=index,
+            item={"id": f"fc_{index}", "type": "function_call", "call_id": call, "name": name, "arguments": ""},
+        )
+        s.feed(
+            type="response.function_call_arguments.done",
+            response_id="resp_1",
+            item_id=f"fc_{index}",
+            output_index=index,
+            call_id=call,
+            name=name,
+            arguments=args,
+        )
     assert s.session.take_tool_calls() == []  # nothing runs before response.done
-    s.done(output=[
-        {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "output_audio"}]},
-        {"id": "fc_1", "type": "function_call", "call_id": "call_a", "name": "get_current_time", "arguments": "{}"},
-        {"id": "fc_2", "type": "function_call", "call_id": "call_b", "name": "calculate", "arguments": "{}"},
-    ])  # fmt: skip
+    s.done(
+        output=[
+            {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "output_audio"}]},
+            {"id": "fc_1", "type": "function_call", "call_id": "call_a", "name": "get_current_time", "arguments": "{}"},
+            {"id": "fc_2", "type": "function_call", "call_id": "call_b", "name": "calculate", "arguments": "{}"},
+        ]
+    )
     calls = s.session.take_tool_calls()
     assert [(c.call_id, c.name, c.arguments) for c in calls] == [
         ("call_a", "get_current_time", '{"timezone": "UTC"}'),
@@ -208,8 +247,13 @@ def test_message_plus_two_function_calls_gives_exactly_one_response_create() -> 
 def test_cancelled_response_calls_are_not_run() -> None:
     s = Script()
     s.created()
-    s.feed(type="response.function_call_arguments.done", response_id="resp_1", call_id="c", name="calculate",
-           arguments="{}")  # fmt: skip
+    s.feed(
+        type="response.function_call_arguments.done",
+        response_id="resp_1",
+        call_id="c",
+        name="calculate",
+        arguments="{}",
+    )
     s.done(status="cancelled")
     assert s.session.take_tool_calls() == [] and not s.of(ToolCallStarted)
 
@@ -223,8 +267,9 @@ def test_barge_in_truncates_at_played_ms_and_drops_later_deltas() -> None:
     s.feed(type="input_audio_buffer.speech_started", audio_start_ms=5000, item_id="user_2")
     (interrupted,) = s.of(Interrupted)
     truncate = [e for e in s.sent if e["type"] == "conversation.item.truncate"]
-    assert truncate == [{"type": "conversation.item.truncate", "item_id": "item_a", "content_index": 0,
-                         "audio_end_ms": 345}]  # fmt: skip
+    assert truncate == [
+        {"type": "conversation.item.truncate", "item_id": "item_a", "content_index": 0, "audio_end_ms": 345}
+    ]
     assert isinstance(truncate[0]["audio_end_ms"], int)
     assert interrupted.audio_end_ms == 345 and interrupted.track == s.of(ResponseStarted)[0].track
     assert "response.cancel" not in s.sent_types()  # interrupt_response: the server cancels by itself
@@ -263,14 +308,24 @@ def test_barge_in_sends_cancel_when_server_will_not() -> None:
 def test_input_transcript_arriving_after_the_reply_is_placed_by_item_id() -> None:
     s = Script()
     s.feed(type="input_audio_buffer.committed", previous_item_id="item_prev", item_id="user_1")
-    s.feed(type="conversation.item.added", previous_item_id="item_prev",
-           item={"id": "user_1", "type": "message", "role": "user", "content": [{"type": "input_audio"}]})  # fmt: skip
+    s.feed(
+        type="conversation.item.added",
+        previous_item_id="item_prev",
+        item={"id": "user_1", "type": "message", "role": "user", "content": [{"type": "input_audio"}]},
+    )
     s.created()
-    s.feed(type="conversation.item.added", previous_item_id="user_1",
-           item={"id": "item_a", "type": "message", "role": "assistant", "content": []})  # fmt: skip
+    s.feed(
+        type="conversation.item.added",
+        previous_item_id="user_1",
+        item={"id": "item_a", "type": "message", "role": "assistant", "content": []},
+    )
     s.transcript("item_a", "Sure.")
-    s.feed(type="conversation.item.input_audio_transcription.completed", item_id="user_1", content_index=0,
-           transcript="What's the weather?\n")  # fmt: skip
+    s.feed(
+        type="conversation.item.input_audio_transcription.completed",
+        item_id="user_1",
+        content_index=0,
+        transcript="What's the weather?\n",
+    )
     (user,) = [u for u in s.of(UserTranscript) if u.final]
     assert (user.item_id, user.transcript, user.previous_item_id) == ("user_1", "What's the weather?", "item_prev")
     assert s.events.index(user) > s.events.index(s.of(TextDelta)[0])
@@ -336,9 +391,11 @@ def test_reconnect_replays_settings_and_conversation_and_reasks_the_answer() -> 
     s.act()
     assert s.sent_types() == ["session.update"] + ["conversation.item.create"] * 3 + ["response.create"]
     texts = [e["item"]["content"][0] for e in s.sent[1:4]]
-    assert texts == [{"type": "input_text", "text": "remember the number 42"},
-                     {"type": "output_text", "text": "Okay, 42."},
-                     {"type": "input_text", "text": "what number?"}]  # fmt: skip
+    assert texts == [
+        {"type": "input_text", "text": "remember the number 42"},
+        {"type": "output_text", "text": "Okay, 42."},
+        {"type": "input_text", "text": "what number?"},
+    ]
     assert s.of(ResponseDoneEvent)[-1].status == "cancelled"
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from tavily_fake import FakeTavily
 
+from tests.tavily_fake import FakeTavily
 from tools import ToolCall, build_registry
 from tools.web_search import MAX_SNIPPET_CHARS
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from conftest import ARTIFACTS, AppServer, FrameLog
+from tests.app.conftest import ARTIFACTS, AppServer, FrameLog
 
 # One browser for the session: the fixture and the tests share the session's event loop.
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]

@@ -9,7 +9,6 @@ import random
 from typing import Any
 
 import pytest
-from app_helpers import FakeClient, chainlit_session, emitted, settle
 from chainlit.types import InputAudioChunk
 
 from app_support.chat import VoiceChat
@@ -30,6 +29,7 @@ from realtime.events import (
     ToolCallStarted,
     UserTranscript,
 )
+from tests.app.app_helpers import FakeClient, chainlit_session, emitted, settle
 
 SECRET = "sk-test-FAKE-0123456789abcdef"
 

@@ -1,0 +1,228 @@
+"""Command line for the jobs that need no browser: one turn from an audio file or a line of text.
+
+    python -m realtime.cli --text "What is 12 times 7?" [--provider local] [--out DIR]
+    python -m realtime.cli --audio question.wav [--out DIR]
+
+Audio is read with soundfile (any format it knows), mixed to mono, resampled to 24 kHz with soxr, and streamed
+with turn detection off; then the buffer is committed and a response requested, as the Realtime guide advises
+for audio that arrives faster than real time. The enabled tools from ``tools/`` are offered and run as the app
+runs them. ``--out DIR`` receives ``<item_id>.wav`` (24 kHz PCM16) per assistant audio item and
+``transcript.json`` (both sides' transcripts, tool calls, usage).
+
+Exit codes: 0 done; 1 the service reported an error or the response failed; 2 bad arguments or settings;
+3 the connection failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from realtime.config import Settings
+from realtime.events import (
+    AppEvent,
+    AssistantTextDone,
+    AudioDelta,
+    RealtimeError,
+    ResponseDoneEvent,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    UserTranscript,
+)
+from realtime.protocol import SAMPLE_RATE
+
+__all__ = ["Transcript", "load_audio", "main"]
+
+CHUNK_BYTES = 24_000 * 2  # 1 s of PCM16 per input_audio_buffer.append
+
+
+class CliError(Exception):
+    """A failure with a one-line message for the user and an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load_audio(path: Path) -> bytes:
+    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at 24000 Hz.
+
+    Raises :class:`CliError` (exit 2) when the file is missing, unreadable or silent-empty.
+    """
+    import soundfile as sf
+    import soxr
+
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        raise CliError(f"cannot read audio file {path}: {exc}", 2) from None
+    if samples.shape[0] == 0:
+        raise CliError(f"audio file {path} holds no samples", 2)
+    mono = samples.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE)
+    return (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _chunks(pcm: bytes, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    for start in range(0, len(pcm), size):
+        yield pcm[start : start + size]
+
+
+@dataclass
+class Transcript:
+    """Collects one run's app events into what ``--out`` writes and decides when the run is over."""
+
+    out: TextIO = sys.stdout
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    audio: dict[str, bytearray] = field(default_factory=dict)
+    _pending_tools: int = 0
+    _streaming: str | None = None
+
+    def feed(self, event: AppEvent) -> bool:
+        """Take one event; True once the exchange is over (a response done with no tool call to follow up).
+        Raises :class:`CliError` (exit 1) on an error event or a failed response."""
+        if isinstance(event, UserTranscript) and event.final:
+            self._end_line()
+            self.turns.append({"role": "user", "item_id": event.item_id, "text": event.transcript})
+            print(f"you: {event.transcript}", file=self.out, flush=True)
+        elif isinstance(event, TextDelta):
+            if self._streaming != event.item_id:
+                self._end_line()
+                print("assistant: ", end="", file=self.out)
+                self._streaming = event.item_id
+            print(event.delta, end="", file=self.out, flush=True)
+        elif isinstance(event, AssistantTextDone):
+            self._end_line()
+            self.turns.append({"role": "assistant", "item_id": event.item_id, "text": event.text})
+        elif isinstance(event, AudioDelta):
+            self.audio.setdefault(event.item_id, bytearray()).extend(event.pcm)
+        elif isinstance(event, ToolCallStarted):
+            self._end_line()
+            self._pending_tools += 1
+            print(f"[tool] {event.name}({event.arguments})", file=self.out, flush=True)
+        elif isinstance(event, ToolCallFinished):
+            self._pending_tools -= 1
+            self.tool_calls.append(
+                {"call_id": event.call_id, "name": event.name, "arguments": event.arguments,
+                 "output": event.output, "ok": event.ok, "duration_ms": round(event.duration_ms, 1)}
+            )  # fmt: skip
+            print(f"[tool] {event.name} -> {event.output}", file=self.out, flush=True)
+        elif isinstance(event, RealtimeError):
+            self._end_line()
+            raise CliError(f"error from the service: {event.message}", 1)
+        elif isinstance(event, ResponseDoneEvent):
+            self._end_line()
+            self.responses.append(
+                {"response_id": event.response_id, "status": event.status, "usage": event.usage,
+                 "latency_ms": event.latency_ms}
+            )  # fmt: skip
+            if event.status in ("failed", "incomplete"):
+                reason = (event.status_details or {}).get("error") or (event.status_details or {}).get("reason")
+                raise CliError(f"the response {event.status}" + (f": {reason}" if reason else ""), 1)
+            return self._pending_tools == 0 and not self._had_tool_calls(event.response_id)
+        return False
+
+    def _had_tool_calls(self, response_id: str) -> bool:
+        # A response whose calls ran is followed by exactly one more response (with the calls' outputs).
+        return any(c.get("response_id") == response_id for c in self.tool_calls)
+
+    def _end_line(self) -> None:
+        if self._streaming is not None:
+            print(file=self.out, flush=True)
+            self._streaming = None
+
+    def write(self, out_dir: Path) -> None:
+        """Write ``<item_id>.wav`` per assistant audio item and ``transcript.json`` into ``out_dir``."""
+        import soundfile as sf
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        files = []
+        for item_id, pcm in self.audio.items():
+            path = out_dir / f"{item_id}.wav"
+            sf.write(str(path), np.frombuffer(bytes(pcm), dtype="<i2"), SAMPLE_RATE, subtype="PCM_16")
+            files.append(path.name)
+        doc = {"turns": self.turns, "tool_calls": self.tool_calls, "responses": self.responses, "audio": files}
+        (out_dir / "transcript.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> Transcript:
+    """One exchange with the configured provider. Raises :class:`CliError`."""
+    from realtime.client import ConnectionFailed, RealtimeClient
+    from realtime.providers import ConfigurationError, build_provider
+    from tools import build_registry
+
+    settings = Settings(realtime_provider=args.provider) if args.provider else Settings()
+    try:
+        provider = build_provider(settings)
+    except ConfigurationError as exc:
+        raise CliError(str(exc), 2) from None
+    options = settings.default_session_options()
+    if args.audio:
+        options.turn_detection = "push_to_talk"
+    if args.text_only:
+        options.output_modalities = ["text"]
+    pcm = load_audio(Path(args.audio)) if args.audio else b""
+    transcript = Transcript(out=out)
+    try:
+        async with RealtimeClient(
+            settings, provider=provider, tools=build_registry(**settings.tool_options()), options=options
+        ) as rt:
+            events = rt.events()
+            if args.audio:
+                for chunk in _chunks(pcm):
+                    await rt.append_audio(chunk)
+                await rt.commit()
+                await rt.create_response()
+            else:
+                await rt.send_text(args.text)
+            async with asyncio.timeout(args.timeout):
+                async for event in events:
+                    if transcript.feed(event):
+                        break
+    except TimeoutError:
+        raise CliError(f"no complete answer within {args.timeout:g} s", 1) from None
+    except ConnectionFailed as exc:
+        raise CliError(f"connection failed: {exc}", 3) from None
+    return transcript
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m realtime.cli", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--audio", metavar="FILE", help="an audio file to send as one spoken turn")
+    source.add_argument("--text", help="a line of text to send as one typed turn")
+    parser.add_argument("--provider", choices=["openai", "azure", "local"], help="default: from the settings")
+    parser.add_argument("--out", metavar="DIR", type=Path, help="write answer WAVs and transcript.json here")
+    parser.add_argument("--text-only", action="store_true", help="ask for a text answer (no audio)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        transcript = asyncio.run(run(args))
+        if args.out:
+            transcript.write(args.out)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
