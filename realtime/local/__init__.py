@@ -1,0 +1,67 @@
+"""The embedded local engine: a Realtime protocol server over offline models.
+
+    python -m realtime.local --host 127.0.0.1 --port 8765
+    # GA:      ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
+    # preview: ws://127.0.0.1:8765/openai/realtime?api-version=2025-04-01-preview&deployment=local
+
+Stages (``realtime.local.stages``): Silero VAD v6 (ONNX, shipped in the faster-whisper wheel) for turn detection,
+faster-whisper with Whisper tiny.en for speech recognition, a reply generator (an OpenAI-compatible chat
+completions endpoint when ``LOCAL_LLM_BASE_URL`` is set, else the built-in offline responder) and Piper (its own
+process; espeak-ng as the fallback) for speech. See LOCAL_ENGINE.md for the measurements behind these choices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from realtime.local.engine import EngineSession, EngineStages
+from realtime.local.server import LocalRealtimeServer
+
+if TYPE_CHECKING:
+    from realtime.config import Settings
+
+__all__ = ["EngineSession", "EngineStages", "LocalRealtimeServer", "load_stages"]
+
+log = logging.getLogger(__name__)
+
+_loaded: EngineStages | None = None
+_lock = asyncio.Lock()
+
+
+async def load_stages(settings: Settings | None = None) -> EngineStages:
+    """Load the models once per process (off the event loop) and warm them up; later calls return the same.
+
+    Raises :class:`realtime.local.models.ModelError` when a model file is missing or fails its sha256 check.
+    """
+    global _loaded
+    async with _lock:
+        if _loaded is None:
+            _loaded = await _load(settings)
+        return _loaded
+
+
+async def _load(settings: Settings | None) -> EngineStages:
+    from realtime.config import Settings
+    from realtime.local.asr import WhisperTranscriber
+    from realtime.local.models import whisper_model_dir
+    from realtime.local.reply import build_reply_generator
+    from realtime.local.tts import load_synthesizer
+    from realtime.local.vad import SileroVad, SileroVadStream
+
+    settings = settings or Settings()
+    vad_model = await asyncio.to_thread(SileroVad.shared)
+    model_dir = whisper_model_dir(settings.local_asr_model)
+    transcriber = await asyncio.to_thread(WhisperTranscriber, model_dir)
+    synthesizer = await load_synthesizer(settings.local_tts)
+    key = settings.local_llm_api_key.get_secret_value() if settings.local_llm_api_key else None
+    replies = build_reply_generator(settings.local_llm_base_url, settings.local_llm_model, key)
+    await asyncio.gather(transcriber.warm_up(), synthesizer.warm_up())
+    log.info("local engine ready: Whisper at %s, %s speech, replies by the %s", model_dir.name,
+             type(synthesizer).__name__, replies.label)  # fmt: skip
+
+    def vad(threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> SileroVadStream:
+        return SileroVadStream(vad_model, threshold, prefix_padding_ms, silence_duration_ms)
+
+    return EngineStages(vad=vad, transcriber=transcriber, synthesizer=synthesizer, replies=replies)

@@ -1,0 +1,100 @@
+"""Piper text-to-speech in a process of its own (piper-tts is GPL-3.0+; this program only talks over pipes).
+
+Usage: ``python -m realtime.local._piper_worker MODEL.onnx CONFIG.json``
+
+stdin, one JSON object per line:
+    ``{"id": N, "text": "..."}``  synthesize ``text`` (requests are served in order, one at a time);
+    ``{"cancel": N}``             stop request ``N`` at the next sentence boundary (or skip it if not started).
+stdout, binary frames: a header ``<I i`` (request id uint32, length int32), then the payload:
+    length > 0: that many bytes of PCM16 little-endian mono at the voice's rate (22050 Hz for "joe");
+    length = 0: the request is finished (always sent, also after a cancel or an error);
+    length < 0: an error message of ``-length`` bytes of UTF-8 (then the finishing frame).
+On start, after the voice has loaded, the worker sends a ready frame: id 0, length = the sample rate in Hz.
+A failed load writes the reason to stderr and exits with status 2. End of stdin ends the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import struct
+import sys
+import threading
+from typing import BinaryIO
+
+HEADER = struct.Struct("<Ii")  # request id, payload length (0: end, < 0: error message)
+
+
+class _Requests:
+    """Requests read from stdin by a thread, so cancels arrive while a request is being synthesized."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.queue: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        self.cancelled: set[int] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: BinaryIO) -> None:
+        for raw in stream:
+            try:
+                message = json.loads(raw)
+                if "cancel" in message:
+                    with self._lock:
+                        self.cancelled.add(int(message["cancel"]))
+                else:
+                    self.queue.put((int(message["id"]), str(message["text"])))
+            except (ValueError, KeyError, TypeError) as exc:
+                print(f"piper worker: bad request line ignored: {exc}", file=sys.stderr, flush=True)
+        self.queue.put(None)
+
+    def is_cancelled(self, request_id: int) -> bool:
+        with self._lock:
+            return request_id in self.cancelled
+
+    def forget(self, request_id: int) -> None:
+        with self._lock:
+            self.cancelled.discard(request_id)
+
+
+def _send(out: BinaryIO, request_id: int, payload: bytes = b"", *, error: bool = False) -> None:
+    length = -len(payload) if error else len(payload)
+    out.write(HEADER.pack(request_id, length) + payload)
+    out.flush()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m realtime.local._piper_worker MODEL.onnx CONFIG.json", file=sys.stderr)
+        return 2
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but frames may reach the real stdout
+    try:
+        from piper import PiperVoice
+
+        voice = PiperVoice.load(argv[0], config_path=argv[1])
+    except Exception as exc:
+        print(f"piper worker: cannot load the voice: {exc!r}", file=sys.stderr, flush=True)
+        return 2
+    out.write(HEADER.pack(0, int(voice.config.sample_rate)))  # ready
+    out.flush()
+
+    requests = _Requests(sys.stdin.buffer)
+    while (request := requests.queue.get()) is not None:
+        request_id, text = request
+        try:
+            if not requests.is_cancelled(request_id):
+                for chunk in voice.synthesize(text):  # one chunk per sentence
+                    if requests.is_cancelled(request_id):
+                        break
+                    _send(out, request_id, chunk.audio_int16_bytes)
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:
+            _send(out, request_id, f"piper failed: {exc!r}".encode(), error=True)
+        _send(out, request_id)
+        requests.forget(request_id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

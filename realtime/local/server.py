@@ -1,0 +1,198 @@
+"""The local engine's websocket server: the Realtime protocol on loopback (or any address), both dialects.
+
+Paths (the same code behind all of them):
+
+- GA: ``/v1/realtime?model=...`` (OpenAI's path) and ``/openai/v1/realtime?model=...`` (Azure's GA v1 path);
+- preview: ``/openai/realtime?api-version=...-preview&deployment=...`` (Azure), or any GA path with the
+  ``OpenAI-Beta: realtime=v1`` header; events are mapped to and from the beta shape at this edge
+  (``realtime.dialect``).
+
+A plain HTTP ``GET /`` answers 200 (a health check). Every connection gets its own
+:class:`realtime.local.engine.EngineSession`; the models (:class:`EngineStages`) are loaded once per process,
+in the background from :meth:`LocalRealtimeServer.start`, and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from realtime.dialect import client_event_from_beta, server_event_to_beta
+from realtime.local.engine import EngineSession, EngineStages
+from realtime.protocol import Dialect
+
+__all__ = ["LocalRealtimeServer", "dialect_of"]
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 32 * 1024 * 1024
+"""Largest client frame: a 15 MiB ``input_audio_buffer.append`` is about 20 MiB of base64 JSON."""
+
+BETA_MODEL = "gpt-4o-realtime-preview"
+"""The model a preview session reports when the deployment's name is not a preview model's name."""
+
+StagesFactory = Callable[[], Awaitable[EngineStages]]
+
+
+def dialect_of(path: str, headers: Headers) -> tuple[Dialect, str] | None:
+    """The dialect and model (or deployment) a handshake asks for, or ``None`` for a path that is not served."""
+    parts = urlsplit(path)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    beta_header = "realtime=v1" in headers.get("OpenAI-Beta", "")
+    route = parts.path.rstrip("/")
+    if route in ("/v1/realtime", "/openai/v1/realtime", "/realtime"):
+        return ("beta" if beta_header else "ga"), query.get("model") or query.get("deployment") or "gpt-realtime"
+    if route == "/openai/realtime":
+        preview = query.get("api-version", "").endswith("-preview")
+        return ("beta" if preview or beta_header else "ga"), query.get("deployment") or query.get("model") or "local"
+    return None
+
+
+class LocalRealtimeServer:
+    """A Realtime protocol server over the local engine's models.
+
+    ``stages``: the models, or an async factory that loads them (default: :func:`realtime.local.load_stages`
+    with the settings from the environment). ``port=0`` picks a free port; :attr:`url` is the GA websocket base
+    (``ws://HOST:PORT/v1``) once :meth:`start` returned.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        stages: EngineStages | StagesFactory | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self._stages_source = stages
+        self._stages: asyncio.Future[EngineStages] | None = None
+        self._server: Server | None = None
+        self.sessions: set[EngineSession] = set()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/v1"
+
+    async def start(self) -> None:
+        """Listen, and start loading the models in the background (the first session waits for them)."""
+        self._stages = asyncio.ensure_future(self._load())
+        self._stages.add_done_callback(_log_failure)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            max_size=MAX_FRAME_BYTES,
+            ping_interval=20,
+            compression=None,
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = int(sock.getsockname()[1])
+
+    async def ready(self) -> EngineStages:
+        """Wait until the models are loaded (raises what loading raised)."""
+        if self._stages is None:
+            raise RuntimeError("the server is not started")
+        return await asyncio.shield(self._stages)
+
+    async def _load(self) -> EngineStages:
+        source = self._stages_source
+        if isinstance(source, EngineStages):
+            return source
+        if source is None:
+            from realtime.local import load_stages
+
+            source = load_stages
+        return await source()
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for session in list(self.sessions):
+            await session.close()
+
+    async def __aenter__(self) -> LocalRealtimeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------------------------------ connections
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if "upgrade" not in request.headers.get("Connection", "").lower():
+            if urlsplit(request.path).path in ("/", "/healthz"):
+                return connection.respond(HTTPStatus.OK, "Realtime local engine: ok\n")
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        if dialect_of(request.path, request.headers) is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not a Realtime endpoint\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        routed = dialect_of(ws.request.path, ws.request.headers)
+        assert routed is not None
+        dialect, model = routed
+        beta = dialect == "beta"
+
+        async def send(event: dict[str, Any]) -> None:
+            wire = server_event_to_beta(event) if beta else event
+            if wire is None:
+                return
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(json.dumps(wire, separators=(",", ":")))
+
+        try:
+            stages = await self.ready()
+        except Exception as exc:
+            log.error("local engine models failed to load: %s", exc)
+            await ws.close(1011, "the local engine's models failed to load")
+            return
+        if beta and not model.startswith("gpt-4o"):
+            model = BETA_MODEL  # preview sessions name one of the preview models (openai.types.beta.realtime)
+        session = EngineSession(stages, send, model=model)
+        self.sessions.add(session)
+        log.info("session opened (%s dialect, model %s)", dialect, model)
+        try:
+            await session.open()
+            async for frame in ws:
+                if beta:
+                    try:
+                        data: Any = json.loads(frame)
+                        if isinstance(data, dict):
+                            data = client_event_from_beta(data)
+                    except ValueError:
+                        data = frame
+                    await session.handle(data)
+                else:
+                    await session.handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+            await session.close()
+            log.info("session closed")
+
+
+def _log_failure(future: asyncio.Future[EngineStages]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("loading the local engine's models failed: %s", future.exception())

@@ -1,0 +1,138 @@
+"""The local engine's stages behind small interfaces: VAD, speech recognition, reply generation, speech synthesis.
+
+Each stage can be swapped for a better model without touching the protocol code (``realtime.local.engine``).
+Audio everywhere is PCM16 little-endian mono at 24000 Hz (:data:`realtime.protocol.SAMPLE_RATE`), as bytes of
+even length; a stage that needs another rate resamples inside itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "FunctionCall",
+    "ReplyError",
+    "ReplyGenerator",
+    "ReplyPart",
+    "ReplyRequest",
+    "Synthesizer",
+    "TextPiece",
+    "Transcriber",
+    "VadSpeechStarted",
+    "VadSpeechStopped",
+    "VadStream",
+]
+
+
+# ------------------------------------------------------------------------------------------------------ VAD
+
+
+@dataclass(frozen=True, slots=True)
+class VadSpeechStarted:
+    """Speech began. ``audio_start_ms``: ms from the start of the stream, already moved back by
+    ``prefix_padding_ms`` (clamped at 0), as ``input_audio_buffer.speech_started`` reports it."""
+
+    audio_start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class VadSpeechStopped:
+    """Speech ended. ``audio_end_ms``: ms from the start of the stream where the committed audio ends; it
+    includes ``silence_duration_ms`` of trailing silence, as ``input_audio_buffer.speech_stopped`` reports it."""
+
+    audio_end_ms: int
+
+
+class VadStream(Protocol):
+    """Turn detection over one session's input audio (``server_vad`` of ``audio.input.turn_detection``)."""
+
+    def feed(self, pcm: bytes) -> list[VadSpeechStarted | VadSpeechStopped]:
+        """Push PCM16 24 kHz audio (any even length); returns the speech boundaries it completed, in order."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any speech in progress (``input_audio_buffer.clear``). Stream time keeps counting."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------------------ ASR
+
+
+class Transcriber(Protocol):
+    """Speech recognition of one committed utterance."""
+
+    async def transcribe(self, pcm: bytes, *, language: str | None = None, prompt: str | None = None) -> str:
+        """The words in ``pcm`` (PCM16 24 kHz), stripped; ``""`` for silence. Runs off the event loop."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------------------ TTS
+
+
+class Synthesizer(Protocol):
+    """Text to speech."""
+
+    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+        """Speech for ``text`` as PCM16 24 kHz chunks (even byte lengths) as soon as each is ready. Closing the
+        iterator early (barge-in, ``response.cancel``) stops the work. Runs off the event loop."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------------------ replies
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRequest:
+    """What a reply is generated from.
+
+    ``instructions``: the session's (or the response's) instructions. ``history``: the conversation so far as GA
+    conversation items (dicts: ``message`` with ``content`` parts of type ``input_text``/``input_audio`` (with
+    ``transcript``)/``output_text``/``output_audio`` (with ``transcript``), ``function_call``,
+    ``function_call_output``), oldest first, the newest last. ``tools``: GA function tool definitions
+    (``{"type": "function", "name", "description", "parameters"}``). ``tool_choice``: ``auto``, ``none``,
+    ``required`` or a named function."""
+
+    instructions: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class TextPiece:
+    """A piece of the assistant's reply text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    """The model calls a tool: ``arguments`` is a JSON object as a string. ``call_id`` may be empty (the engine
+    then makes one)."""
+
+    name: str
+    arguments: str
+    call_id: str = ""
+
+
+ReplyPart = TextPiece | FunctionCall
+
+
+class ReplyGenerator(Protocol):
+    """Makes the assistant's reply: text pieces, and function calls for the session's tools."""
+
+    @property
+    def label(self) -> str:
+        """For people: what generates the replies (``built-in offline responder``, ``llama3.2 at http://...``)."""
+        ...
+
+    def generate(self, request: ReplyRequest) -> AsyncIterator[ReplyPart]:
+        """Stream the reply. Closing the iterator early stops generation. Errors raise
+        :class:`ReplyError` with a message for a person (never a key)."""
+        ...
+
+
+class ReplyError(RuntimeError):
+    """The reply generator failed (endpoint down, bad answer); the response ends with status ``failed``."""

@@ -1,0 +1,335 @@
+"""The local engine's protocol state, driven without a network or models (stages from ``tests.local.fakes``)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from realtime.local.engine import IDLE_KEEP_MS, MAX_ITEMS, EngineSession
+from realtime.local.reply import OfflineResponder
+from realtime.local.stages import FunctionCall, TextPiece
+from tests.local.fakes import (
+    MS_PER_CHAR,
+    FixedTranscriber,
+    ScriptedReplies,
+    ToneSynthesizer,
+    fake_stages,
+    silence,
+    tone,
+)
+
+TIME_TOOL = {"type": "function", "name": "get_current_time", "description": "The time now.",
+             "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}}}  # fmt: skip
+
+
+class Harness:
+    def __init__(self, **stages: Any) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.session = EngineSession(fake_stages(**stages), self._record)
+
+    async def _record(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+    async def send(self, event: dict[str, Any] | str) -> None:
+        await self.session.handle(event)
+
+    async def append(self, pcm: bytes, chunk: int = 8192) -> None:
+        for i in range(0, len(pcm), chunk):
+            await self.send(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm[i : i + chunk]).decode()}
+            )
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+    async def until(self, kind: str, count: int = 1, within_s: float = 5.0) -> dict[str, Any]:
+        """The ``count``-th event of ``kind``, waiting for it (polling: the session runs tasks of its own)."""
+        deadline = asyncio.get_running_loop().time() + within_s
+        while len(self.of(kind)) < count:
+            assert asyncio.get_running_loop().time() < deadline, f"no {kind} #{count} within {within_s} s"
+            await asyncio.sleep(0.005)
+        return self.of(kind)[count - 1]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [e["error"] for e in self.of("error")]
+
+
+async def open_session(**stages: Any) -> Harness:
+    h = Harness(**stages)
+    await h.session.open()
+    return h
+
+
+def user_text(text: str) -> dict[str, Any]:
+    return {"type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}  # fmt: skip
+
+
+async def test_session_created_and_updated_echo_the_whole_configuration() -> None:
+    h = await open_session()
+    created = h.of("session.created")[0]["session"]
+    assert created["type"] == "realtime" and created["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    audio = {"output": {"voice": "marin"}, "input": {"turn_detection": None}}
+    session = {"type": "realtime", "instructions": "Be brief.", "tools": [TIME_TOOL], "audio": audio}
+    await h.send({"type": "session.update", "event_id": "e1", "session": session})
+    updated = h.of("session.updated")[0]["session"]
+    assert updated["instructions"] == "Be brief." and updated["tools"] == [TIME_TOOL]
+    assert updated["audio"]["output"]["voice"] == "marin" and updated["audio"]["output"]["format"]["rate"] == 24000
+    assert updated["audio"]["input"]["turn_detection"] is None
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ({"audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}, "session.audio.input.format"),
+        ({"audio": {"output": {"format": {"type": "audio/pcmu"}}}}, "session.audio.output.format"),
+        ({"output_modalities": ["audio", "text"]}, "output_modalities"),
+        ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 3}}}},
+         "session.audio.input.turn_detection.threshold"),
+    ],
+)  # fmt: skip
+async def test_a_bad_session_update_is_refused_and_the_session_keeps_its_configuration(
+    session: dict[str, Any], param: str
+) -> None:
+    h = await open_session()
+    before = json.dumps(h.session.session, sort_keys=True)
+    await h.send({"type": "session.update", "event_id": "bad", "session": {"type": "realtime", **session}})
+    [error] = h.errors()
+    assert error["param"] == param and error["event_id"] == "bad"
+    assert json.dumps(h.session.session, sort_keys=True) == before
+    await h.send(user_text("still there?"))
+    await h.send({"type": "response.create"})
+    assert (await h.until("response.done"))["response"]["status"] == "completed"
+
+
+async def test_typed_turn_streams_text_and_audio_and_reports_usage() -> None:
+    replies = ScriptedReplies()
+    h = await open_session(replies=replies)
+    await h.send(user_text("Hello!"))
+    await h.send({"type": "response.create"})
+    done = (await h.until("response.done"))["response"]
+    assert done["status"] == "completed"
+    assert [d["delta"] for d in h.of("response.output_audio_transcript.delta")] == ["Hi there.", " How can I help?"]
+    audio = b"".join(base64.b64decode(d["delta"]) for d in h.of("response.output_audio.delta"))
+    assert len(audio) == len("Hi there.How can I help?") * MS_PER_CHAR * 48
+    assert all(len(base64.b64decode(d["delta"])) <= 100 * 48 for d in h.of("response.output_audio.delta"))
+    [message] = done["output"]
+    assert message["content"][0] == {"type": "output_audio", "transcript": "Hi there. How can I help?"}
+    assert done["usage"]["output_tokens"] > 0 and done["usage"]["input_tokens"] > 0
+    assert replies.requests[0].history[0]["content"][0]["text"] == "Hello!"
+    order = ["response.created", "response.output_item.added", "response.content_part.added",
+             "response.output_audio.delta", "response.output_audio.done", "response.output_item.done",
+             "response.done"]  # fmt: skip
+    firsts = [h.types().index(kind) for kind in order]
+    assert firsts == sorted(firsts)
+    assert h.of("rate_limits.updated")
+
+
+async def test_text_only_response_streams_text_deltas_and_no_audio() -> None:
+    h = await open_session()
+    await h.send(user_text("Hello!"))
+    await h.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    done = (await h.until("response.done"))["response"]
+    assert "".join(d["delta"] for d in h.of("response.output_text.delta")) == "Hi there. How can I help?"
+    assert h.of("response.output_audio.delta") == []
+    assert done["output"][0]["content"][0]["type"] == "output_text"
+
+
+async def test_one_response_at_a_time_and_cancel() -> None:
+    h = await open_session(replies=ScriptedReplies([TextPiece(f"Sentence {i}. ") for i in range(50)], delay_s=0.01))
+    await h.send(user_text("Talk."))
+    await h.send({"type": "response.create"})
+    await h.send({"type": "response.create", "event_id": "second"})
+    [error] = h.errors()
+    assert error["code"] == "conversation_already_has_active_response" and error["event_id"] == "second"
+    await h.until("response.output_audio.delta")
+    await h.send({"type": "response.cancel"})
+    done = (await h.until("response.done"))["response"]
+    assert done["status"] == "cancelled" and done["status_details"]["reason"] == "client_cancelled"
+    assert done["output"][0]["status"] == "incomplete"
+    await h.send({"type": "response.cancel", "event_id": "late"})
+    assert h.errors()[-1]["code"] == "response_cancel_not_active"
+    await h.send({"type": "response.create"})
+    await h.until("response.done", 2, within_s=10)
+
+
+async def test_function_calls_then_outputs_then_the_spoken_result() -> None:
+    h = await open_session(replies=OfflineResponder())
+    await h.send({"type": "session.update", "session": {"type": "realtime", "tools": [TIME_TOOL]}})
+    await h.send(user_text("What time is it in Tokyo?"))
+    await h.send({"type": "response.create"})
+    done = (await h.until("response.done"))["response"]
+    calls = [o for o in done["output"] if o["type"] == "function_call"]
+    assert [c["name"] for c in calls] == ["get_current_time"]
+    args = h.of("response.function_call_arguments.done")[0]
+    assert json.loads(args["arguments"]) == {"timezone": "Asia/Tokyo"} and args["call_id"] == calls[0]["call_id"]
+    output = {"timezone": "Asia/Tokyo", "iso": "2026-11-25T09:41:00+09:00", "time": "09:41", "weekday": "Wednesday",
+              "date": "2026-11-25", "utc_offset": "+09:00"}  # fmt: skip
+    await h.send({"type": "conversation.item.create", "item": {"type": "function_call_output",
+                  "call_id": calls[0]["call_id"], "output": json.dumps(output)}})  # fmt: skip
+    assert len(h.of("response.created")) == 1  # an output never starts a response by itself
+    await h.send({"type": "response.create"})
+    second = (await h.until("response.done", 2))["response"]
+    spoken = second["output"][0]["content"][0]["transcript"]
+    assert "9:41" in spoken or "09:41" in spoken
+    assert h.of("response.output_audio.delta")[-1]["response_id"] == second["id"]
+
+
+async def test_a_reply_generator_failure_fails_the_response_not_the_session() -> None:
+    class Broken:
+        label = "broken"
+
+        async def generate(self, request: Any) -> AsyncIterator[Any]:
+            from realtime.local.stages import ReplyError
+
+            yield TextPiece("Starting. ")
+            raise ReplyError("endpoint 127.0.0.1:9 refused the connection")
+
+    h = await open_session(replies=Broken())
+    await h.send(user_text("Hello"))
+    await h.send({"type": "response.create"})
+    done = (await h.until("response.done"))["response"]
+    assert done["status"] == "failed" and "refused" in done["status_details"]["error"]["message"]
+    assert done["output"][0]["status"] == "incomplete"
+
+
+async def test_server_vad_turn_commits_transcribes_and_answers() -> None:
+    transcriber = FixedTranscriber("what is the weather like today")
+    replies = ScriptedReplies()
+    h = await open_session(transcriber=transcriber, replies=replies)
+    await h.send({"type": "session.update", "session": {"type": "realtime",
+                  "audio": {"input": {"transcription": {"model": "whisper-1"}}}}})  # fmt: skip
+    await h.append(silence(1000) + tone(800) + silence(700))
+    started = h.of("input_audio_buffer.speech_started")[0]
+    stopped = h.of("input_audio_buffer.speech_stopped")[0]
+    assert started["audio_start_ms"] == 1000 - 300 and stopped["audio_end_ms"] == 1800 + 500
+    assert started["item_id"] == stopped["item_id"] == h.of("input_audio_buffer.committed")[0]["item_id"]
+    completed = await h.until("conversation.item.input_audio_transcription.completed")
+    assert completed["transcript"] == "what is the weather like today" and completed["item_id"] == started["item_id"]
+    assert transcriber.calls == [(2300 - 700) * 48]
+    await h.until("response.done")
+    assert replies.requests[0].history[0]["content"][0]["transcript"] == "what is the weather like today"
+
+
+async def test_speech_during_a_reply_cancels_it_and_truncate_trims_the_item() -> None:
+    long_reply = ScriptedReplies([TextPiece(f"This is sentence number {i}. ") for i in range(30)], delay_s=0.01)
+    h = await open_session(replies=long_reply, synthesizer=ToneSynthesizer(delay_s=0.005))
+    await h.append(tone(500) + silence(600))
+    await h.until("response.output_audio.delta", 3)
+    item_id = h.of("response.output_audio.delta")[0]["item_id"]
+    await h.append(tone(300))
+    done = (await h.until("response.done"))["response"]
+    assert done["status"] == "cancelled" and done["status_details"]["reason"] == "turn_detected"
+    received_ms = sum(len(base64.b64decode(d["delta"])) for d in h.of("response.output_audio.delta")) // 48
+    await h.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+                  "audio_end_ms": received_ms + 500, "event_id": "too_far"})  # fmt: skip
+    assert h.errors()[-1]["event_id"] == "too_far" and "already shorter" in h.errors()[-1]["message"]
+    heard = received_ms // 2
+    await h.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": heard})
+    assert h.of("conversation.item.truncated")[0]["audio_end_ms"] == heard
+    transcript = h.session.items[item_id]["content"][0]["transcript"]
+    full = h.of("response.output_audio_transcript.done")[0]["transcript"]
+    assert full.startswith(transcript) and len(transcript) < len(full)
+
+
+async def test_manual_commit_and_clear() -> None:
+    h = await open_session()
+    await h.send(
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
+    )
+    await h.append(tone(50))
+    await h.send({"type": "input_audio_buffer.commit", "event_id": "short"})
+    assert h.errors()[-1]["code"] == "input_audio_buffer_commit_empty"
+    await h.append(tone(500))
+    await h.send({"type": "input_audio_buffer.commit"})
+    committed = h.of("input_audio_buffer.committed")[0]
+    assert h.of("conversation.item.added")[0]["item"]["id"] == committed["item_id"]
+    assert h.of("response.created") == []  # without turn detection the client asks for the response
+    await h.append(tone(500))
+    await h.send({"type": "input_audio_buffer.clear"})
+    assert h.of("input_audio_buffer.cleared")
+    await h.send({"type": "input_audio_buffer.commit"})
+    assert h.errors()[-1]["code"] == "input_audio_buffer_commit_empty"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "invalid_json"),
+        ('["a list"]', "invalid_value"),
+        ({"type": "no.such.event", "event_id": "x"}, "invalid_value"),
+        ({"type": "conversation.item.truncate", "item_id": "i"}, "missing_required_parameter"),
+        ({"type": "input_audio_buffer.append", "audio": "***"}, "invalid_value"),
+        ({"type": "input_audio_buffer.append", "audio": base64.b64encode(b"abc").decode()}, "invalid_value"),
+        ({"type": "conversation.item.delete", "item_id": "nope"}, "item_not_found"),
+        ({"type": "conversation.item.create", "item": {"type": "message", "role": "robot", "content": []}},
+         "invalid_value"),
+        ({"type": "conversation.item.create", "item": {"type": "function_call_output"}}, "missing_required_parameter"),
+    ],
+)  # fmt: skip
+async def test_bad_client_events_get_an_error_and_the_session_goes_on(frame: Any, code: str) -> None:
+    h = await open_session()
+    await h.send(frame)
+    [error] = h.errors()
+    assert error["code"] == code and error["type"] == "invalid_request_error" and error["message"]
+    if isinstance(frame, dict) and frame.get("event_id"):
+        assert error["event_id"] == frame["event_id"]
+    await h.send(user_text("Hello"))
+    await h.send({"type": "response.create"})
+    assert (await h.until("response.done"))["response"]["status"] == "completed"
+
+
+async def test_items_are_placed_deleted_and_capped() -> None:
+    h = await open_session()
+    await h.send(user_text("one"))
+    first = h.of("conversation.item.added")[0]["item"]["id"]
+    await h.send(user_text("three"))
+    await h.send({**user_text("two"), "previous_item_id": first})
+    texts = [i["content"][0]["text"] for i in h.session.items.values()]
+    assert texts == ["one", "two", "three"]
+    await h.send({"type": "conversation.item.delete", "item_id": first})
+    assert h.of("conversation.item.deleted")[0]["item_id"] == first and len(h.session.items) == 2
+    for i in range(MAX_ITEMS + 20):
+        await h.send(user_text(f"message {i}"))
+    assert len(h.session.items) == MAX_ITEMS
+
+
+async def test_an_hour_of_input_audio_keeps_memory_bounded() -> None:
+    h = await open_session()
+    minute = silence(60_000)
+    for _ in range(60):
+        await h.append(minute, chunk=len(minute))
+    assert len(h.session._buffer) <= (IDLE_KEEP_MS + 1000) * 48
+    await h.send(
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
+    )
+    for _ in range(15):
+        await h.append(minute, chunk=len(minute))
+    assert len(h.session._buffer) <= 10 * 60_000 * 48
+
+
+async def test_close_stops_a_running_response() -> None:
+    h = await open_session(replies=ScriptedReplies([TextPiece("Word. ")] * 500, delay_s=0.01))
+    await h.send(user_text("Talk"))
+    await h.send({"type": "response.create"})
+    await h.until("response.output_audio.delta")
+    await h.session.close()
+    count = len(h.events)
+    await asyncio.sleep(0.1)
+    assert len(h.events) == count
+
+
+async def test_function_call_alone_makes_a_response_without_a_message() -> None:
+    h = await open_session(replies=ScriptedReplies([FunctionCall("calculate", '{"expression": "2+2"}', "call_1")]))
+    await h.send(user_text("2+2"))
+    await h.send({"type": "response.create"})
+    done = (await h.until("response.done"))["response"]
+    assert [o["type"] for o in done["output"]] == ["function_call"] and done["output"][0]["call_id"] == "call_1"

@@ -1,0 +1,333 @@
+"""The local engine's reply generators: the offline responder's rules and the chat completions client (against a
+loopback fake server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from realtime.config import Settings
+from realtime.local.reply import (
+    ChatCompletionsResponder,
+    OfflineResponder,
+    build_reply_generator,
+)
+from realtime.local.stages import FunctionCall, ReplyError, ReplyPart, ReplyRequest, TextPiece
+from tests.chat_completions_fake import FakeChatCompletions, Mode
+
+API_KEY = "sk-local-test-0123456789abcdef"
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "get_current_time",
+        "description": "Get the current date and time.",
+        "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}},
+    },
+    {
+        "type": "function",
+        "name": "calculate",
+        "description": "Evaluate an arithmetic expression.",
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
+    },
+    {
+        "type": "function",
+        "name": "web_search",
+        "description": "Search the web.",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    },
+]
+
+
+def user(text: str, *, audio: bool = False) -> dict[str, Any]:
+    part = {"type": "input_audio", "transcript": text} if audio else {"type": "input_text", "text": text}
+    return {"type": "message", "role": "user", "content": [part]}
+
+
+def assistant(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "assistant", "content": [{"type": "output_audio", "transcript": text}]}
+
+
+def call(name: str, arguments: dict[str, Any], call_id: str) -> dict[str, Any]:
+    return {"type": "function_call", "name": name, "arguments": json.dumps(arguments), "call_id": call_id}
+
+
+def output(call_id: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "function_call_output", "call_id": call_id, "output": json.dumps(value)}
+
+
+async def collect(parts: AsyncIterator[ReplyPart]) -> tuple[str, list[FunctionCall]]:
+    text, calls = "", []
+    async for part in parts:
+        if isinstance(part, TextPiece):
+            text += part.text
+        else:
+            calls.append(part)
+    return text, calls
+
+
+async def offline(*history: dict[str, Any], tools: list[dict[str, Any]] = TOOLS, choice: Any = "auto") -> Any:
+    return await collect(
+        OfflineResponder().generate(ReplyRequest(history=list(history), tools=tools, tool_choice=choice))
+    )
+
+
+# ------------------------------------------------------------------------------------------------ offline
+
+
+@pytest.mark.parametrize(
+    ("said", "zone"),
+    [
+        ("What time is it in Tokyo?", "Asia/Tokyo"),
+        ("what's the time in new york", "America/New_York"),
+        ("current time in Paris", "Europe/Paris"),
+        ("What time is it?", None),
+    ],
+)
+async def test_offline_asks_the_clock(said: str, zone: str | None) -> None:
+    text, calls = await offline(user(said, audio=True))
+    assert [c.name for c in calls] == ["get_current_time"]
+    assert json.loads(calls[0].arguments) == ({"timezone": zone} if zone else {})
+    assert text.startswith("Let me check the time")
+
+
+@pytest.mark.parametrize(
+    ("said", "expression"),
+    [
+        ("What is 12 times 7?", "12 * 7"),
+        ("calculate 3 plus 4", "3 + 4"),
+        ("what's 2 to the power of 10", "2 ** 10"),
+        ("What is twelve divided by four?", "12 / 4"),
+        ("what is the square root of 16", "sqrt(16)"),
+    ],
+)
+async def test_offline_asks_the_calculator(said: str, expression: str) -> None:
+    _, calls = await offline(user(said))
+    assert calls == [FunctionCall(name="calculate", arguments=json.dumps({"expression": expression}))]
+
+
+@pytest.mark.parametrize(
+    ("said", "query"),
+    [
+        ("Search the web for the tallest building in Europe", "the tallest building in Europe"),
+        ("look up python 3.13 release notes", "python 3.13 release notes"),
+        ("What's the weather in Berlin?", "weather in Berlin"),
+    ],
+)
+async def test_offline_asks_the_web_search(said: str, query: str) -> None:
+    text, calls = await offline(user(said))
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("web_search", {"query": query})]
+    assert query in text
+
+
+async def test_offline_calls_only_offered_tools() -> None:
+    only_clock = [TOOLS[0]]
+    text, calls = await offline(user("search the web for cats"), tools=only_clock)
+    assert calls == []
+    assert "web_search" in text and "not available" in text
+    assert (await offline(user("what time is it"), choice="none"))[1] == []
+    named = {"type": "function", "name": "calculate"}
+    assert (await offline(user("what time is it"), choice=named))[1] == []
+    assert (await offline(user("what is 2 plus 2"), choice=named))[1][0].name == "calculate"
+    # Numbers alone are not arithmetic.
+    assert (await offline(user("call me at 555-1234")))[1] == []
+
+
+async def test_offline_speaks_tool_outputs() -> None:
+    clock = {
+        "timezone": "Europe/Paris",
+        "iso": "2026-05-05T14:05:07+02:00",
+        "date": "Tuesday 05 May 2026",
+        "time": "14:05:07",
+        "utc_offset": "+02:00",
+        "abbreviation": "CEST",
+    }
+    search = {"query": "capital of france", "answer": "Paris is the capital of France.", "results": []}
+    text, calls = await offline(
+        user("what time is it in Paris, what is 12 times 7, and what is the capital of France?"),
+        call("get_current_time", {"timezone": "Europe/Paris"}, "c1"),
+        call("calculate", {"expression": "12 * 7"}, "c2"),
+        call("web_search", {"query": "capital of france"}, "c3"),
+        output("c1", clock),
+        output("c2", {"expression": "12 * 7", "result": 84}),
+        output("c3", search),
+    )
+    assert calls == []
+    assert "It is 14:05 on Tuesday 5 May in Paris." in text
+    assert "12 times 7 is 84." in text
+    assert "Paris is the capital of France." in text
+
+
+async def test_offline_speaks_search_titles_and_errors() -> None:
+    hits = {"query": "cats", "results": [{"title": "All about cats", "url": "https://a", "snippet": "..."}]}
+    text, _ = await offline(user("search for cats"), call("web_search", {"query": "cats"}, "s"), output("s", hits))
+    assert "All about cats" in text
+    error = {"error": "Tavily rejected the API key (HTTP 401)"}
+    text, calls = await offline(user("search for cats"), call("web_search", {"query": "cats"}, "s"), output("s", error))
+    assert calls == []
+    assert "The web search failed" in text and "Tavily rejected the API key (HTTP 401)" in text
+
+
+async def test_offline_is_honest_and_tells_how_to_connect_a_model() -> None:
+    responder = OfflineResponder()
+    assert responder.label == "built-in offline responder"
+    parts = [p async for p in responder.generate(ReplyRequest(history=[user("What is the meaning of life?")]))]
+    assert all(isinstance(p, TextPiece) for p in parts) and len(parts) > 3  # sentence by sentence
+    text = "".join(p.text for p in parts if isinstance(p, TextPiece))
+    assert '"What is the meaning of life?"' in text
+    assert "offline responder" in text and "not a language model" in text
+    assert "OPENAI_API_KEY" in text and "LOCAL_LLM_BASE_URL" in text and "Ollama" in text
+
+
+async def test_offline_story_greeting_and_silence() -> None:
+    story, _ = await offline(user("Tell me a long story"))
+    assert "canned" in story
+    assert story.count(".") >= 7
+    hello, _ = await offline(user("Hello!"))
+    assert "offline responder" in hello and "tell the time" in hello and "search the web" in hello
+    abilities, _ = await offline(user("what can you do?"), tools=[])
+    assert "tell the time" not in abilities and "not a language model" in abilities
+    for empty in ("", "   ", "[BLANK_AUDIO]"):
+        assert (await offline(user(empty, audio=True)))[0].startswith("I didn't catch that")
+
+
+# ------------------------------------------------------------------------------------------------ chat completions
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def fake() -> AsyncIterator[FakeChatCompletions]:
+    async with FakeChatCompletions() as server:
+        yield server
+
+
+def responder(fake: FakeChatCompletions, mode: Mode, **kwargs: Any) -> ChatCompletionsResponder:
+    fake.mode = mode
+    return ChatCompletionsResponder(fake.base_url, "fake-model", API_KEY, **kwargs)
+
+
+async def test_chat_request_mapping_and_streamed_text(fake: FakeChatCompletions) -> None:
+    history = [
+        user("What time is it in Tokyo and what is 12 times 7?", audio=True),
+        assistant("Let me check."),
+        call("get_current_time", {"timezone": "Asia/Tokyo"}, "call_a"),
+        call("calculate", {"expression": "12 * 7"}, "call_b"),
+        output("call_a", {"timezone": "Asia/Tokyo", "time": "21:05:00"}),
+        output("call_b", {"expression": "12 * 7", "result": 84}),
+    ]
+    request = ReplyRequest(instructions="Be brief.", history=history, tools=TOOLS, tool_choice="auto")
+    pieces = [p async for p in responder(fake, "text").generate(request)]
+    assert pieces == [TextPiece("Hello"), TextPiece(" there"), TextPiece("! How"), TextPiece(" can I help?")]
+
+    [recorded] = fake.requests
+    assert recorded.path == "/v1/chat/completions"
+    assert recorded.headers["Authorization"] == f"Bearer {API_KEY}"
+    body = recorded.body
+    assert body["model"] == "fake-model" and body["stream"] is True
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What time is it in Tokyo and what is 12 times 7?"},
+        {
+            "role": "assistant",
+            "content": "Let me check.",
+            "tool_calls": [
+                {
+                    "id": "call_a",
+                    "type": "function",
+                    "function": {"name": "get_current_time", "arguments": '{"timezone": "Asia/Tokyo"}'},
+                },
+                {
+                    "id": "call_b",
+                    "type": "function",
+                    "function": {"name": "calculate", "arguments": '{"expression": "12 * 7"}'},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_a", "content": history[4]["output"]},
+        {"role": "tool", "tool_call_id": "call_b", "content": history[5]["output"]},
+    ]
+    assert body["tools"][2] == {
+        "type": "function",
+        "function": {"name": "web_search", "description": "Search the web.", "parameters": TOOLS[2]["parameters"]},
+    }
+    assert body["tool_choice"] == "auto"
+
+
+async def test_chat_named_tool_choice_and_no_tools(fake: FakeChatCompletions) -> None:
+    chat = responder(fake, "text")
+    named = ReplyRequest(history=[user("hi")], tools=TOOLS, tool_choice={"type": "function", "name": "calculate"})
+    await collect(chat.generate(named))
+    await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+    with_tools, without = (r.body for r in fake.requests)
+    assert with_tools["tool_choice"] == {"type": "function", "function": {"name": "calculate"}}
+    assert with_tools["messages"] == [{"role": "user", "content": "hi"}]
+    assert "tools" not in without and "tool_choice" not in without
+
+
+async def test_chat_reassembles_two_tool_calls(fake: FakeChatCompletions) -> None:
+    text, calls = await collect(responder(fake, "tools").generate(ReplyRequest(history=[user("hi")], tools=TOOLS)))
+    assert text == ""
+    assert calls == [
+        FunctionCall(name="get_current_time", arguments='{"timezone": "Asia/Tokyo"}', call_id="call_time_1"),
+        FunctionCall(name="calculate", arguments='{"expression": "12 * 7"}', call_id="call_calc_2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("401", "HTTP 401"),
+        ("500", "HTTP 500"),
+        ("malformed", "malformed stream"),
+        ("slow", "did not answer within 0.3 s"),
+    ],
+)
+async def test_chat_errors_are_reply_errors_without_the_key(
+    fake: FakeChatCompletions, mode: Mode, expected: str
+) -> None:
+    chat = responder(fake, mode, timeout_s=0.3)
+    with pytest.raises(ReplyError) as caught:
+        await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+    message = str(caught.value)
+    assert expected in message and "127.0.0.1" in message
+    assert API_KEY not in message and API_KEY not in chat.label
+    if mode == "401":
+        assert "Invalid API key provided" in message  # the server's reason, scrubbed
+
+
+async def test_chat_unreachable_server() -> None:
+    async with FakeChatCompletions() as server:
+        base_url = server.base_url
+    chat = ChatCompletionsResponder(base_url, "fake-model", API_KEY, timeout_s=2)
+    with pytest.raises(ReplyError, match=r"could not reach .*127\.0\.0\.1"):
+        await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+
+
+async def test_chat_early_close_stops_the_stream(fake: FakeChatCompletions) -> None:
+    stream = responder(fake, "endless").generate(ReplyRequest(history=[user("talk forever")]))
+    assert isinstance(await anext(stream), TextPiece)
+    await stream.aclose()
+    await asyncio.wait_for(fake.disconnected.wait(), 5)
+    sent = fake.chunks_sent
+    await asyncio.sleep(0.1)
+    assert fake.chunks_sent == sent
+
+
+def test_build_reply_generator_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(build_reply_generator(None, None, None), OfflineResponder)
+    assert isinstance(build_reply_generator("", "x", None), OfflineResponder)
+    with pytest.raises(ValueError, match="LOCAL_LLM_MODEL"):
+        build_reply_generator("http://127.0.0.1:11434/v1", None, None)
+    chat = build_reply_generator("http://user:pw@127.0.0.1:11434/v1/", "llama3.2", API_KEY)
+    assert isinstance(chat, ChatCompletionsResponder)
+    assert chat.label == "llama3.2 at http://127.0.0.1:11434/v1"
+    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("LOCAL_LLM_MODEL", "llama3.2")
+    monkeypatch.setenv("LOCAL_LLM_API_KEY", API_KEY)
+    settings = Settings(_env_file=None)
+    assert settings.local_llm_base_url == "http://127.0.0.1:11434/v1" and settings.local_llm_model == "llama3.2"
+    assert settings.local_llm_api_key is not None and API_KEY not in repr(settings)

@@ -1,0 +1,228 @@
+"""The local engine's speech stages on real models: Silero VAD, Whisper tiny.en, Piper and espeak-ng.
+
+Speech is made at test time with espeak-ng (tests/audio.py); the models load once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.local import models, tts
+from realtime.local.asr import WhisperTranscriber
+from realtime.local.models import ModelError
+from realtime.local.stages import VadSpeechStarted
+from realtime.local.tts import EspeakSynthesizer, PiperSynthesizer, SynthesisError, load_synthesizer
+from realtime.local.vad import SileroVad, SileroVadStream
+from tests.audio import noise, silence, speak_pcm
+
+pytestmark = pytest.mark.models
+
+SENTENCES = ("What time is it in Paris right now?", "Tell me a joke about cats.")
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def active_span_ms(pcm: bytes, level: int = 300) -> tuple[float, float]:
+    """First and last ms where the signal is above ``level`` (where espeak actually speaks)."""
+    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > level)
+    return loud[0] / 24, loud[-1] / 24
+
+
+def feed_all(stream: SileroVadStream, audio: bytes, chunk: int) -> list[object]:
+    events: list[object] = []
+    for i in range(0, len(audio), chunk):
+        events += stream.feed(audio[i : i + chunk])
+    return events
+
+
+def duration_s(pcm: bytes) -> float:
+    return len(pcm) / 48_000
+
+
+def rms_dbfs(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    return 20 * np.log10(max(np.sqrt(np.mean(x**2)), 1e-9) / 32768)
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def vad_model() -> SileroVad:
+    return SileroVad.shared()
+
+
+@pytest.fixture(scope="session")
+def transcriber() -> Iterator[WhisperTranscriber]:
+    asr = WhisperTranscriber()
+    yield asr
+    asr.close()
+
+
+@pytest.fixture(scope="session")
+def piper() -> Iterator[PiperSynthesizer]:
+    synth = PiperSynthesizer()
+    synth.start()
+    yield synth
+    synth.close()
+
+
+async def collect(chunks: AsyncIterator[bytes]) -> list[bytes]:
+    return [chunk async for chunk in chunks]
+
+
+# ---------------------------------------------------------------------------------------------------- VAD
+
+
+def test_vad_finds_each_utterance_within_100_ms(vad_model: SileroVad) -> None:
+    first, second = speak_pcm(SENTENCES[0]), speak_pcm(SENTENCES[1])
+    audio = silence(1000) + first + silence(1500) + second + silence(1500)
+    offsets = (1000.0, 1000 + duration_s(first) * 1000 + 1500)
+    expected: list[tuple[float, float]] = []
+    for offset, pcm in zip(offsets, (first, second), strict=True):
+        start, end = active_span_ms(pcm)
+        expected.append((offset + start - 300, offset + end + 500))
+
+    events = feed_all(SileroVadStream(vad_model), audio, 8192)
+
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["VadSpeechStarted", "VadSpeechStopped"] * 2, events
+    for (want_start, want_end), started, stopped in zip(expected, events[0::2], events[1::2], strict=True):
+        assert abs(started.audio_start_ms - want_start) <= 100, (started, want_start)  # type: ignore[attr-defined]
+        assert abs(stopped.audio_end_ms - want_end) <= 100, (stopped, want_end)  # type: ignore[attr-defined]
+
+
+def test_vad_events_do_not_depend_on_chunk_size(vad_model: SileroVad) -> None:
+    audio = silence(700) + speak_pcm(SENTENCES[1]) + silence(900)
+    reference = feed_all(SileroVadStream(vad_model), audio, 8192)
+    assert len(reference) == 2
+    for chunk in (2, 962, 4800, len(audio)):
+        assert feed_all(SileroVadStream(vad_model), audio, chunk) == reference, chunk
+
+
+def test_vad_ignores_silence_and_low_noise(vad_model: SileroVad) -> None:
+    stream = SileroVadStream(vad_model)
+    assert feed_all(stream, silence(3000) + noise(4000, -45.0) + noise(3000, -60.0, seed=1), 8192) == []
+
+
+def test_vad_prefix_padding_is_clamped_and_reset_forgets_speech(vad_model: SileroVad) -> None:
+    stream = SileroVadStream(vad_model, prefix_padding_ms=300, silence_duration_ms=200)
+    speech = speak_pcm(SENTENCES[0])
+    half = len(speech) // 4 * 2
+    started = stream.feed(speech[:half])
+    assert len(started) == 1
+    assert isinstance(started[0], VadSpeechStarted)
+    assert started[0].audio_start_ms == 0  # onset near 0 ms, minus 300 ms, clamped
+    stream.reset()
+    assert not stream.in_speech
+    # Still speaking after the reset: a new turn starts, then stops after the trailing silence.
+    after = stream.feed(speech[half:] + silence(800))
+    assert [type(e).__name__ for e in after] == ["VadSpeechStarted", "VadSpeechStopped"]
+    with pytest.raises(ValueError, match="even"):
+        stream.feed(b"\x00")
+
+
+# ---------------------------------------------------------------------------------------------------- ASR
+
+
+async def test_asr_transcribes_spoken_sentences(transcriber: WhisperTranscriber) -> None:
+    # Both at once: the single-thread executor queues them.
+    results = await asyncio.gather(*(transcriber.transcribe(speak_pcm(s)) for s in SENTENCES))
+    for sentence, text in zip(SENTENCES, results, strict=True):
+        assert text == text.strip()
+        assert " ".join(words(sentence)) in " ".join(words(text)), (sentence, text)
+
+
+async def test_asr_returns_nothing_for_silence(transcriber: WhisperTranscriber) -> None:
+    assert await transcriber.transcribe(silence(1000)) == ""
+    assert await transcriber.transcribe(b"") == ""
+
+
+# ---------------------------------------------------------------------------------------------------- TTS
+
+
+async def test_piper_speaks_24khz_audio_that_whisper_understands(
+    piper: PiperSynthesizer, transcriber: WhisperTranscriber
+) -> None:
+    chunks = await collect(piper.synthesize("The quick brown fox jumps over the lazy dog."))
+    assert chunks and all(0 < len(c) <= 4800 and len(c) % 2 == 0 for c in chunks)
+    audio = b"".join(chunks)
+    assert 0.3 <= duration_s(audio) <= 10.0
+    assert rms_dbfs(audio) > -35.0
+    assert "lazy dog" in " ".join(words(await transcriber.transcribe(audio)))
+
+
+async def test_piper_closing_early_then_speaking_again(piper: PiperSynthesizer) -> None:
+    long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 9))
+    stream = piper.synthesize(long_text)
+    first = await anext(stream)
+    assert first
+    await stream.aclose()  # barge-in
+    again = b"".join(await collect(piper.synthesize("Hello there.")))
+    # Only the new utterance comes back: short, not the rest of the long one.
+    assert 0.3 <= duration_s(again) <= 2.5
+
+
+async def test_piper_worker_death_fails_the_call_then_restarts(piper: PiperSynthesizer) -> None:
+    stream = piper.synthesize("One sentence. Another sentence. And a third one to be sure.")
+    await anext(stream)
+    old_pid = piper.pid
+    assert piper._worker is not None
+    piper._worker.process.kill()
+    with pytest.raises(SynthesisError, match="stopped"):
+        async for _ in stream:
+            pass
+    audio = b"".join(await collect(piper.synthesize("Back again.")))
+    assert duration_s(audio) >= 0.3
+    assert piper.pid != old_pid
+
+
+async def test_espeak_synthesizer_and_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> tuple[Path, Path]:
+        raise ModelError("no voice here")
+
+    monkeypatch.setattr(tts, "piper_voice_paths", broken)
+    synth = await load_synthesizer("piper")
+    assert isinstance(synth, EspeakSynthesizer)
+    chunks = await collect(synth.synthesize("What time is it?"))
+    assert all(0 < len(c) <= 4800 and len(c) % 2 == 0 for c in chunks)
+    audio = b"".join(chunks)
+    assert 0.3 <= duration_s(audio) <= 10.0
+    assert rms_dbfs(audio) > -35.0
+    stream = synth.synthesize("One two three. Four five six. Seven eight nine.")
+    await anext(stream)
+    await stream.aclose()  # kills espeak-ng without hanging
+
+
+# ---------------------------------------------------------------------------------------------------- model files
+
+
+def test_hash_mismatch_raises_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "SILERO_VAD_SHA256", "0" * 64)
+    with pytest.raises(ModelError, match=r"silero_vad_v6\.onnx.*4cbf549b8326.*expected 000000000000"):
+        SileroVad()
+    monkeypatch.setitem(models.PIPER_VOICE_SHA256, "model", "f" * 64)
+    with pytest.raises(ModelError, match="expected ffffffffffff"):
+        PiperSynthesizer()
+    monkeypatch.setitem(models.WHISPER_TINY_EN_SHA256, "model.bin", "a" * 64)
+    with pytest.raises(ModelError, match=r"model\.bin"):
+        models.whisper_model_dir()
+
+
+def test_missing_files_and_hub_names_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="missing"):
+        models.verify_file(tmp_path / "gone.onnx", "0" * 64, "test model")
+    monkeypatch.setenv(models.LOCAL_ASR_MODEL_ENV, "small.en")
+    with pytest.raises(ModelError, match="not a directory"):
+        models.whisper_model_dir()
+    monkeypatch.setenv(models.LOCAL_ASR_MODEL_ENV, str(tmp_path))
+    with pytest.raises(ModelError, match=r"no model\.bin"):
+        models.whisper_model_dir()
