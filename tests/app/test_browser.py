@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+
 from tests.app.conftest import ARTIFACTS, AppServer, FrameLog
 
 # One browser for the session: the fixture and the tests share the session's event loop.

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.app.conftest import ARTIFACTS, ROOT, AppServer, clean_env, free_port, start_app, stop_app
 
+from tests.app.conftest import ARTIFACTS, ROOT, AppServer, clean_env, free_port, start_app, stop_app
 from tests.app.wire import WireChat, load_pcm
 
 MODEL_LOAD_S = 120.0
