@@ -333,3 +333,36 @@ async def test_function_call_alone_makes_a_response_without_a_message() -> None:
     await h.send({"type": "response.create"})
     done = (await h.until("response.done"))["response"]
     assert [o["type"] for o in done["output"]] == ["function_call"] and done["output"][0]["call_id"] == "call_1"
+
+
+async def test_a_chat_completions_model_s_tool_calls_become_function_call_items() -> None:
+    from realtime.local.reply import ChatCompletionsResponder
+    from tests.chat_completions_fake import FakeChatCompletions
+
+    async with FakeChatCompletions(mode="tools") as fake:
+        h = await open_session(replies=ChatCompletionsResponder(fake.base_url, "llama3.2"))
+        await h.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief.",
+                      "tools": [TIME_TOOL]}})  # fmt: skip
+        await h.send(user_text("What time is it in Tokyo, and what is 12 times 7?"))
+        await h.send({"type": "response.create"})
+        done = (await h.until("response.done"))["response"]
+    calls = [(o["name"], json.loads(o["arguments"]), o["call_id"]) for o in done["output"]]
+    assert calls == [("get_current_time", {"timezone": "Asia/Tokyo"}, "call_time_1"),
+                     ("calculate", {"expression": "12 * 7"}, "call_calc_2")]  # fmt: skip
+    sent = fake.requests[0].body
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["messages"][-1]["content"] == "What time is it in Tokyo, and what is 12 times 7?"
+    assert sent["tools"][0]["function"]["name"] == "get_current_time" and sent["stream"] is True
+
+
+async def test_a_chat_completions_model_s_text_is_spoken() -> None:
+    from realtime.local.reply import ChatCompletionsResponder
+    from tests.chat_completions_fake import FakeChatCompletions
+
+    async with FakeChatCompletions(mode="text") as fake:
+        h = await open_session(replies=ChatCompletionsResponder(fake.base_url, "llama3.2"))
+        await h.send(user_text("Hi"))
+        await h.send({"type": "response.create"})
+        done = (await h.until("response.done"))["response"]
+    assert done["output"][0]["content"][0]["transcript"] == "Hello there! How can I help?"
+    assert h.of("response.output_audio.delta")
