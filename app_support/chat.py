@@ -150,6 +150,7 @@ class VoiceChat:
 
         self._assistant: dict[str, cl.Message] = {}
         self._shown: set[str] = set()  # ids of assistant messages already on the page
+        self._cut_short: set[str] = set()  # assistant items interrupted by the user: they show what was heard
         self._user: dict[str, cl.Message] = {}
         self._user_text: dict[str, str] = {}
         self._pending_user: deque[cl.Message] = deque()
@@ -369,7 +370,7 @@ class VoiceChat:
             await msg.stream_token(event.delta)
         elif isinstance(event, AssistantTextDone):
             msg = await self._assistant_message(event.item_id)
-            if event.text:
+            if event.text and event.item_id not in self._cut_short:
                 msg.content = event.text
             if msg.id in self._shown:
                 await msg.update()
@@ -386,6 +387,13 @@ class VoiceChat:
         elif isinstance(event, Interrupted):
             track = self._tracks.get(event.track) if event.track else self._current
             await self._stop_playback(track, only_if_playing=False)
+            if event.item_id and event.heard is not None and event.item_id in self._assistant:
+                # The chat shows what the user heard before cutting in, not the whole reply they never heard.
+                msg = self._assistant[event.item_id]
+                msg.content = f"{event.heard} *(interrupted)*" if event.heard else "*(interrupted)*"
+                self._cut_short.add(event.item_id)
+                if msg.id in self._shown or msg.streaming:
+                    await msg.update()
             await self._finish_streaming()
         elif isinstance(event, UserTranscript):
             await self._on_user_transcript(event)

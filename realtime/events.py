@@ -106,13 +106,15 @@ class SpeechStopped(AppEvent):
 @dataclass(frozen=True, slots=True)
 class Interrupted(AppEvent):
     """Barge-in: stop playing ``track`` now. ``audio_end_ms`` is what the core told the server was heard
-    (``None`` when nothing had played and no truncate was sent)."""
+    (``None`` when nothing had played and no truncate was sent); ``heard`` the part of the item's transcript the
+    user heard, estimated by the share of its audio played (``None`` when nothing was cut)."""
 
     type: ClassVar[str] = "conversation.interrupted"
     response_id: str | None
     item_id: str | None
     track: str | None
     audio_end_ms: int | None
+    heard: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

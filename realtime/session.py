@@ -502,14 +502,15 @@ class RealtimeSession:
         self._dropped.add(audio.item_id)
         self._audio = None
         end_ms: int | None = None
+        heard: str | None = None
         if played > 0:
             end_ms = played
             self._send(ConversationItemTruncate(item_id=audio.item_id, content_index=0, audio_end_ms=end_ms))
-            heard = "".join(self._texts.pop(audio.item_id, []))
-            self._remember(audio.item_id, _assistant_text_item(_cut(heard, played, audio.received_ms())))
+            heard = _cut("".join(self._texts.pop(audio.item_id, [])), played, audio.received_ms())
+            self._remember(audio.item_id, _assistant_text_item(heard))
         if response is not None and send_cancel:
             self._send(ResponseCancel())
-        self._emit(Interrupted(audio.response_id, audio.item_id, audio.track, end_ms))
+        self._emit(Interrupted(audio.response_id, audio.item_id, audio.track, end_ms, heard))
 
     def _place(self, item_id: str, previous_item_id: str | None) -> None:
         if item_id not in self._previous_of:

@@ -223,6 +223,23 @@ async def test_barge_in_stops_the_track_once_and_forwards_nothing_more_of_it() -
     await chat.close()
 
 
+async def test_an_interrupted_reply_shows_only_what_was_heard() -> None:
+    session = chainlit_session()
+    chat, clients = make_chat()
+    assert await chat.start_voice()
+    clients[0].push(
+        ResponseStarted(response_id="r1", track="t1"),
+        AudioDelta(response_id="r1", item_id="a1", track="t1", pcm=pcm_ms(5000)),
+        TextDelta(response_id="r1", item_id="a1", delta="Once upon a time there was a lighthouse keeper."),
+        Interrupted(response_id="r1", item_id="a1", track="t1", audio_end_ms=800, heard="Once upon a time..."),
+        AssistantTextDone(response_id="r1", item_id="a1", text="Once upon a time there was a lighthouse keeper."),
+    )
+    await settle()
+    shown = [d["output"] for _, d in emitted(session, "update_message") if d.get("type") == "assistant_message"]
+    assert shown[-1] == "Once upon a time... *(interrupted)*"
+    await chat.close()
+
+
 async def test_speech_after_playback_finished_sends_no_interrupt() -> None:
     """An interrupt when nothing plays would silence the next answer's track in the browser."""
     session = chainlit_session()
