@@ -534,7 +534,12 @@ def _cut(text: str, played_ms: int, received_ms: int) -> str:
     if not text or received_ms <= 0:
         return text
     keep = max(0, min(len(text), round(len(text) * played_ms / received_ms)))
-    return text[:keep].rstrip() + ("..." if keep < len(text) else "")
+    if keep >= len(text):
+        return text
+    heard = text[:keep]
+    if " " in heard.strip() and not text[keep].isspace():
+        heard = heard.rsplit(" ", 1)[0]  # end on a whole word
+    return heard.rstrip() + "..."
 
 
 def _user_text_item(text: str) -> dict[str, Any]:
