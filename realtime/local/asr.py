@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 INPUT_RATE = 24_000  # Hz, PCM16 of the Realtime API
 MODEL_RATE = 16_000  # Hz, what Whisper takes
+PAD_MS = 300
+"""Silence (ms) put before an utterance whose first :data:`EDGE_MS` already hold speech."""
+EDGE_MS = 150
+_EDGE_PEAK = 0.02  # about -34 dBFS: louder than this at the very start means the clip begins mid-speech
 # Below this peak (about -60 dBFS) there is nothing to hear: answer "" without running the model (Whisper tends
 # to invent words for pure silence).
 _SILENT_PEAK = 1e-3
@@ -68,6 +72,10 @@ class WhisperTranscriber:
         if samples.size < INPUT_RATE // 20 or float(np.max(np.abs(samples))) < _SILENT_PEAK:
             return ""
         audio = soxr.resample(samples, INPUT_RATE, MODEL_RATE)
+        if float(np.max(np.abs(audio[: MODEL_RATE * EDGE_MS // 1000]))) > _EDGE_PEAK:
+            # Speech right at the clip's start (an utterance at the very start of a session gets no prefix
+            # padding): Whisper tends to garble first words there, so give it a lead-in of silence.
+            audio = np.concatenate([np.zeros(MODEL_RATE * PAD_MS // 1000, dtype=np.float32), audio])
         start = time.perf_counter()
         segments, _info = self._model.transcribe(
             audio,

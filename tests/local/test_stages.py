@@ -23,11 +23,25 @@ from tests.audio import noise, silence, speak_pcm
 
 pytestmark = pytest.mark.models
 
-SENTENCES = ("What time is it in Paris right now?", "Tell me a joke about cats.")
+SENTENCES = (
+    "What time is it in Paris right now?",
+    "Tell me a joke about cats.",
+    "How far away is the moon?",
+)
 
 
 def words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
+
+
+def word_errors(reference: list[str], hypothesis: list[str]) -> int:
+    """Substitutions + deletions + insertions turning ``reference`` into ``hypothesis`` (Levenshtein on words)."""
+    row = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        diagonal, row[0] = row[0], i
+        for j, hyp in enumerate(hypothesis, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref != hyp))
+    return row[-1]
 
 
 def active_span_ms(pcm: bytes, level: int = 300) -> tuple[float, float]:
@@ -134,11 +148,17 @@ def test_vad_prefix_padding_is_clamped_and_reset_forgets_speech(vad_model: Siler
 
 
 async def test_asr_transcribes_spoken_sentences(transcriber: WhisperTranscriber) -> None:
-    # Both at once: the single-thread executor queues them.
-    results = await asyncio.gather(*(transcriber.transcribe(speak_pcm(s)) for s in SENTENCES))
-    for sentence, text in zip(SENTENCES, results, strict=True):
-        assert text == text.strip()
-        assert " ".join(words(sentence)) in " ".join(words(text)), (sentence, text)
+    # Shaped as server VAD commits a turn (prefix padding before, silence after); both at once: the
+    # single-thread executor queues them.
+    clips = [silence(300) + speak_pcm(s) + silence(500) for s in SENTENCES]
+    results = await asyncio.gather(*(transcriber.transcribe(clip) for clip in clips))
+    errors = sum(word_errors(words(sentence), words(text)) for sentence, text in zip(SENTENCES, results, strict=True))
+    total = sum(len(words(sentence)) for sentence in SENTENCES)
+    # Whisper tiny.en on espeak's robotic voice: about 9% word error rate over 24 questions
+    # (python -m bench.local_latency); a clip here may lose a word or two, not the sense.
+    assert errors / total <= 0.25, list(zip(SENTENCES, results, strict=True))
+    assert all(text == text.strip() for text in results)
+    assert "paris" in words(results[0]) and "cats" in words(results[1]) and "moon" in words(results[2])
 
 
 async def test_asr_returns_nothing_for_silence(transcriber: WhisperTranscriber) -> None:
