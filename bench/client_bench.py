@@ -1,6 +1,6 @@
 """CPU cost of the realtime client's hot paths, next to the naive relay of the seed blog sample.
 
-    python bench/client_bench.py [--iterations 20000]
+    python -m bench.client_bench [--iterations 20000]
 
 - send: one 8192-byte microphone chunk (what Chainlit's recorder sends, 4096 samples, ~171 ms) through
   ``RealtimeClient.append_audio`` to the JSON text frame handed to the socket (a fake socket: no I/O).
