@@ -84,6 +84,16 @@ def _chat() -> VoiceChat:
     return chat
 
 
+@cl.on_app_startup
+async def on_app_startup() -> None:
+    """On the embedded local engine, start it now: its models load in the background while the app starts, so
+    the first chat does not wait for them."""
+    if PROVIDER is not None and PROVIDER.name == "local" and PROVIDER.url is None:
+        from realtime.providers import embedded_engine_url
+
+        log.info("local engine starting at %s (models loading in the background)", await embedded_engine_url())
+
+
 @cl.on_chat_start
 async def on_chat_start() -> None:
     await _chat().start()
