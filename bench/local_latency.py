@@ -35,7 +35,6 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -43,7 +42,7 @@ from typing import IO, Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.audio import BYTES_PER_MS, silence, speak_pcm
+from tests.audio import BYTES_PER_MS, silence, speak_pcm, word_errors, words
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 8192  # bytes: 4096 samples, about 171 ms, what the browser recorder sends
@@ -102,21 +101,6 @@ class Turn:
 
 
 # ---------------------------------------------------------------------------------------------------- figures
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words without punctuation (apostrophes inside words kept)."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
-
-
-def word_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
-    """Levenshtein distance over words: substitutions + deletions + insertions."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        prev_diag, row[0] = row[0], i
-        for j, hyp in enumerate(hypothesis, 1):
-            prev_diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev_diag + (ref != hyp))
-    return row[-1]
 
 
 def speech_end_bytes(pcm: bytes) -> int:

@@ -6,8 +6,10 @@ All PCM is 16-bit little-endian mono at 24000 Hz (48 bytes per ms), the Realtime
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +61,18 @@ def noise(ms: int, level_dbfs: float = -50.0, seed: int = 0) -> bytes:
     rms = 32768.0 * 10 ** (level_dbfs / 20)
     samples = rng.normal(0.0, rms, ms * RATE // 1000)
     return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words without punctuation (apostrophes inside words kept)."""
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
+
+
+def word_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Levenshtein distance over words: substitutions + deletions + insertions."""
+    row = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        prev_diag, row[0] = row[0], i
+        for j, hyp in enumerate(hypothesis, 1):
+            prev_diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev_diag + (ref != hyp))
+    return row[-1]

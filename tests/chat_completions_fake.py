@@ -22,19 +22,14 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.loopback_http import RecordedRequest, serve_on_loopback
+
 Mode = Literal["text", "tools", "401", "500", "malformed", "slow", "endless"]
 
 TOOL_CALLS = [
     {"id": "call_time_1", "name": "get_current_time", "arguments": ['{"time', 'zone": "Asi', 'a/Tokyo"}']},
     {"id": "call_calc_2", "name": "calculate", "arguments": ['{"expr', 'ession": "12 ', '* 7"}']},
 ]
-
-
-@dataclass
-class RecordedRequest:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 @dataclass
@@ -54,12 +49,8 @@ class FakeChatCompletions:
     async def __aenter__(self) -> FakeChatCompletions:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._handle)
-        # handler_cancellation: a client that goes away cancels its handler, which sets ``disconnected``.
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        self._runner, port = await serve_on_loopback(app)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -14,14 +14,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.loopback_http import RecordedRequest, serve_on_loopback
+
 Mode = Literal["ok", "401", "429", "500", "400_echo", "bad_body", "slow"]
-
-
-@dataclass
-class RecordedRequest:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 @dataclass
@@ -42,12 +37,7 @@ class FakeTavily:
     async def __aenter__(self) -> FakeTavily:
         app = web.Application()
         app.router.add_post("/search", self._search)
-        # handler_cancellation: a client that gives up (tool timeout) ends its handler, so in_flight stays accurate.
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve_on_loopback(app)
         self.base_url = f"http://127.0.0.1:{port}"
         return self
 

@@ -6,7 +6,6 @@ Speech is made at test time with espeak-ng (tests/audio.py); the models load onc
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from realtime.local.models import ModelError
 from realtime.local.stages import VadSpeechStarted
 from realtime.local.tts import EspeakSynthesizer, PiperSynthesizer, SynthesisError, load_synthesizer
 from realtime.local.vad import SileroVad, SileroVadStream
-from tests.audio import noise, silence, speak_pcm
+from tests.audio import noise, silence, speak_pcm, word_errors, words
 
 pytestmark = pytest.mark.models
 
@@ -28,20 +27,6 @@ SENTENCES = (
     "Tell me a joke about cats.",
     "How far away is the moon?",
 )
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
-
-
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Substitutions + deletions + insertions turning ``reference`` into ``hypothesis`` (Levenshtein on words)."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref != hyp))
-    return row[-1]
 
 
 def active_span_ms(pcm: bytes, level: int = 300) -> tuple[float, float]:
