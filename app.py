@@ -24,6 +24,14 @@ from realtime.providers import ConfigurationError, Provider, build_provider
 
 log = logging.getLogger("app")
 
+# `chainlit run` with CI set in the environment (as CI services and some containers do) puts a placeholder OpenAI
+# key into the environment for its own tests (chainlit/cli, "CI mode"). It is no key of the user's: drop it, so the
+# app does not try OpenAI with it instead of the local engine.
+CHAINLIT_CI_PLACEHOLDER_KEY = "sk-FAKE-OPENAI-API-KEY"
+if os.environ.get("OPENAI_API_KEY") == CHAINLIT_CI_PLACEHOLDER_KEY:
+    del os.environ["OPENAI_API_KEY"]
+    log.info("ignoring the placeholder OPENAI_API_KEY that `chainlit run` sets in CI mode")
+
 SETTINGS = Settings()
 CHAT_KEY = "voice_chat"
 

@@ -69,6 +69,15 @@ def test_app_registers_password_sign_in_only_when_configured() -> None:
     assert half.returncode != 0 and "CHAINLIT_AUTH_SECRET is not" in half.stderr
 
 
+def test_chainlit_ci_mode_placeholder_key_does_not_switch_the_app_to_openai() -> None:
+    """`chainlit run` with CI set exports OPENAI_API_KEY=sk-FAKE-OPENAI-API-KEY; the app must stay on the local
+    engine then, while a real key still selects OpenAI."""
+    ci = _import_app({"CI": "true", "OPENAI_API_KEY": "sk-FAKE-OPENAI-API-KEY"})
+    assert "realtime backend: Local engine" in ci.stdout, ci.stdout + ci.stderr
+    real = _import_app({"OPENAI_API_KEY": "sk-test-a-real-looking-key-0123"})
+    assert "realtime backend: OpenAI" in real.stdout, real.stdout + real.stderr
+
+
 def test_error_texts_are_for_people() -> None:
     assert "API key" in describe_error("invalid_api_key", "Incorrect API key provided")
     assert describe_error(None, "Boom") == "The voice service reported a problem: Boom."
