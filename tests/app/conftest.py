@@ -51,8 +51,9 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any provider key or sign-in setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in KEY_VARS and not k.startswith("PYTEST_")}
+    """This process's environment without any provider key or sign-in setting, plus ``extra``. ``CI`` is left
+    out too: ``chainlit run`` in CI mode overwrites OPENAI_API_KEY with a placeholder of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in (*KEY_VARS, "CI") and not k.startswith("PYTEST_")}
     env.update(PYTHONUNBUFFERED="1", **extra)
     return env
 
