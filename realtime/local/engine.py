@@ -668,8 +668,11 @@ class EngineSession:
         else:
             for item_id, pending in list(self._inputs.items()):
                 if item_id in self.items and not pending.transcript.done():
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.shield(pending.transcript)
+                    try:
+                        await asyncio.shield(pending.transcript)  # the reply needs the user's words
+                    except asyncio.CancelledError:
+                        if not pending.transcript.cancelled():
+                            raise  # this response was cancelled while it waited
             history = [copy.deepcopy(i) for i in self.items.values()]
         for item in history:
             for part in item.get("content") or []:

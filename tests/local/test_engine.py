@@ -366,3 +366,17 @@ async def test_a_chat_completions_model_s_text_is_spoken() -> None:
         done = (await h.until("response.done"))["response"]
     assert done["output"][0]["content"][0]["transcript"] == "Hello there! How can I help?"
     assert h.of("response.output_audio.delta")
+
+
+async def test_a_response_waiting_for_the_user_s_words_can_be_cancelled() -> None:
+    h = await open_session(transcriber=FixedTranscriber("slow words", delay_s=2.0))
+    await h.send(
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
+    )
+    await h.append(tone(500))
+    await h.send({"type": "input_audio_buffer.commit"})
+    await h.send({"type": "response.create"})
+    await asyncio.sleep(0.05)
+    await h.send({"type": "response.cancel"})
+    done = (await h.until("response.done", within_s=1.0))["response"]
+    assert done["status"] == "cancelled" and done["output"] == []
