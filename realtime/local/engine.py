@@ -709,10 +709,7 @@ class EngineSession:
                             message = None
                         await self._function_call(response, part)
             finally:
-                close = getattr(replies, "aclose", None)
-                if close is not None:
-                    with contextlib.suppress(Exception):
-                        await close()
+                await _close_stage(replies)
             if pending.strip():
                 if message is None:
                     message = await self._open_message(response)
@@ -849,10 +846,7 @@ class EngineSession:
                 ms += len(carry) / BYTES_PER_MS
                 await self._audio_delta(ids, carry)
         finally:
-            close = getattr(speech, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+            await _close_stage(speech)
             message.spoken.sentences.append((sentence, start_ms, ms))
             response.audio_ms_out += ms - start_ms
 
@@ -938,6 +932,14 @@ class _Message:
     text: str = ""
     closed: bool = False
     spoken: _Spoken = field(default_factory=_Spoken)
+
+
+async def _close_stage(stream: AsyncIterator[Any]) -> None:
+    """Stop a stage's stream that was left early (cancel, barge-in, error): generators free their model work."""
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
 
 
 def _or(value: Any, default: Any) -> Any:
