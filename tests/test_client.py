@@ -25,7 +25,7 @@ from realtime.events import (
 from realtime.providers import build_provider
 from tests.scripted_server import ScriptedServer
 
-SECRET = "sk-test-FAKE-client-key-0123456789abcdef"
+SECRET = "test-key-FAKE-client-0123456789abcdef"
 
 
 def settings(**values: Any) -> Settings:

@@ -11,7 +11,7 @@ import pytest
 from realtime.config import Settings
 from realtime.providers import ConfigurationError, build_provider
 
-SECRET = "sk-test-THIS-IS-A-FAKE-KEY-1234567890"
+SECRET = "test-key-THIS-IS-A-FAKE-KEY-1234567890"
 
 
 def settings(**values: Any) -> Settings:

@@ -74,7 +74,7 @@ def test_chainlit_ci_mode_placeholder_key_does_not_switch_the_app_to_openai() ->
     engine then, while a real key still selects OpenAI."""
     ci = _import_app({"CI": "true", "OPENAI_API_KEY": "sk-FAKE-OPENAI-API-KEY"})
     assert "realtime backend: Local engine" in ci.stdout, ci.stdout + ci.stderr
-    real = _import_app({"OPENAI_API_KEY": "sk-test-a-real-looking-key-0123"})
+    real = _import_app({"OPENAI_API_KEY": "test-key-a-real-looking-one-0123"})
     assert "realtime backend: OpenAI" in real.stdout, real.stdout + real.stderr
 
 

@@ -31,7 +31,7 @@ from realtime.events import (
 )
 from tests.app.app_helpers import FakeClient, chainlit_session, emitted, settle
 
-SECRET = "sk-test-FAKE-0123456789abcdef"
+SECRET = "test-key-FAKE-0123456789abcdef"
 
 
 def make_chat(**client_kwargs: Any) -> tuple[VoiceChat, list[FakeClient]]:

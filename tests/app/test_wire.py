@@ -98,7 +98,7 @@ async def test_speaking_during_a_long_reply_interrupts_it(app_server: AppServer,
 
 # ------------------------------------------------------------------------------------------------ key hygiene
 
-FAKE_KEY = "sk-test-FAKEKEY-6f1d2c3b4a5e6f7a8b9c0d1e2f3a4b5c"
+FAKE_KEY = "test-key-FAKEKEY-6f1d2c3b4a5e6f7a8b9c0d1e2f3a4b5c"
 
 
 @pytest.fixture(scope="module")

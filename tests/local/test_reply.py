@@ -20,7 +20,7 @@ from realtime.local.reply import (
 from realtime.local.stages import FunctionCall, ReplyError, ReplyPart, ReplyRequest, TextPiece
 from tests.chat_completions_fake import FakeChatCompletions, Mode
 
-API_KEY = "sk-local-test-0123456789abcdef"
+API_KEY = "test-key-local-0123456789abcdef"
 
 TOOLS: list[dict[str, Any]] = [
     {
