@@ -407,17 +407,19 @@ class EngineSession:
                 "input_audio_buffer_commit_empty",
             )
         item_id = self._speech_item or _new_id("item")
-        self._speech_item, self._speech_start_ms = None, None
-        if self._vad is not None:
-            self._vad.reset()
+        self._forget_speech()
         await self._commit_audio(self._take(self._buffer_start_ms, self._stream_ms), item_id)
 
     async def _clear(self, event: Json) -> None:
         self._drop_before(self._stream_ms)
+        self._forget_speech()
+        await self._emit({"type": "input_audio_buffer.cleared"})
+
+    def _forget_speech(self) -> None:
+        """The buffer was committed or cleared by the client: any speech the VAD was following is gone."""
         self._speech_item, self._speech_start_ms = None, None
         if self._vad is not None:
             self._vad.reset()
-        await self._emit({"type": "input_audio_buffer.cleared"})
 
     async def _commit_audio(self, pcm: bytes, item_id: str) -> None:
         """Make ``pcm`` a user audio item and start recognising it."""
@@ -431,12 +433,14 @@ class EngineSession:
             "status": "completed",
             "content": [{"type": "input_audio", "transcript": None}],
         }
-        loop = asyncio.get_running_loop()
-        self._inputs[item_id] = _Input(loop.create_future(), len(pcm) / BYTES_PER_MS)
-        self._inputs[item_id].transcript.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         self._add_item(item, previous)
         await self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": copy.deepcopy(item)})
         await self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
+        self._start_transcription(item_id, pcm)
+
+    def _start_transcription(self, item_id: str, pcm: bytes) -> None:
+        """Recognise a user audio item's words off the event loop; responses wait for them."""
+        self._inputs[item_id] = _Input(asyncio.get_running_loop().create_future(), len(pcm) / BYTES_PER_MS)
         self._spawn(self._transcribe(item_id, pcm))
 
     async def _transcribe(self, item_id: str, pcm: bytes) -> None:
@@ -547,9 +551,7 @@ class EngineSession:
                     pcm = base64.b64decode(part.pop("audio"), validate=True)
                 except (binascii.Error, ValueError):
                     raise ClientError("Invalid 'audio': not base64.", "invalid_value", "item.content.audio") from None
-                loop = asyncio.get_running_loop()
-                self._inputs[item["id"]] = _Input(loop.create_future(), len(pcm) / BYTES_PER_MS)
-                self._spawn(self._transcribe(item["id"], pcm))
+                self._start_transcription(item["id"], pcm)
         if previous == "root":
             previous = None
             self.items = OrderedDict([(item["id"], item), *self.items.items()])
