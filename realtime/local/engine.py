@@ -505,9 +505,13 @@ class EngineSession:
                     rebuilt[item["id"]] = item
             self.items = rebuilt
         while len(self.items) > MAX_ITEMS:
-            old, _ = self.items.popitem(last=False)
-            self._inputs.pop(old, None)
-            self._spoken.pop(old, None)
+            self._forget_item(next(iter(self.items)))
+
+    def _forget_item(self, item_id: str) -> None:
+        """Remove an item and what the session kept beside it (its transcript future, its spoken sentences)."""
+        del self.items[item_id]
+        self._inputs.pop(item_id, None)
+        self._spoken.pop(item_id, None)
 
     async def _item_create(self, event: Json) -> None:
         item = copy.deepcopy(event.get("item") or {})
@@ -565,9 +569,7 @@ class EngineSession:
         item_id = str(event.get("item_id"))
         if item_id not in self.items:
             raise ClientError(f"Item with item_id '{item_id}' not found.", "item_not_found", "item_id")
-        del self.items[item_id]
-        self._inputs.pop(item_id, None)
-        self._spoken.pop(item_id, None)
+        self._forget_item(item_id)
         await self._emit({"type": "conversation.item.deleted", "item_id": item_id})
 
     async def _item_truncate(self, event: Json) -> None:
