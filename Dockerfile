@@ -24,8 +24,9 @@ RUN pip install -r requirements.txt \
 COPY --chown=app:app app.py chainlit.md ./
 COPY --chown=app:app .chainlit ./.chainlit
 COPY --chown=app:app public ./public
-COPY --chown=app:app app_support ./app_support
+COPY --chown=app:app chat_app ./chat_app
 COPY --chown=app:app realtime ./realtime
+COPY --chown=app:app local_engine ./local_engine
 COPY --chown=app:app tools ./tools
 
 USER app

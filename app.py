@@ -2,9 +2,9 @@
 
     chainlit run app.py            # http://localhost:8000; the local engine when no key is configured
 
-Thin glue: each Chainlit callback calls the chat's :class:`app_support.chat.VoiceChat`, which owns one realtime
+Thin glue: each Chainlit callback calls the chat's :class:`chat_app.chat.VoiceChat`, which owns one realtime
 session (``realtime.client.RealtimeClient``) per chat and renders its events. Sign-in is decided here, at import,
-from ``CHAINLIT_AUTH_SECRET`` and ``CHAINLIT_USERS`` (see ``app_support.auth``): Chainlit's decorators register
+from ``CHAINLIT_AUTH_SECRET`` and ``CHAINLIT_USERS`` (see ``chat_app.auth``): Chainlit's decorators register
 when this module is imported.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import chainlit as cl
 
-from app_support.auth import AuthConfig, auth_from_env
-from app_support.chat import VoiceChat
-from app_support.render import secrets_of
+from chat_app.auth import AuthConfig, auth_from_env
+from chat_app.chat import VoiceChat
+from chat_app.render import secrets_of
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
 

@@ -2,7 +2,7 @@
 
     python -m bench.local_latency [--utterances 20] [--port 0] [--tts piper|espeak]
 
-Starts ``python -m realtime.local`` as a subprocess (``LOCAL_TTS`` set from ``--tts``), waits for its "ready"
+Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` set from ``--tts``), waits for its "ready"
 line, connects one GA client (``/v1/realtime?model=gpt-realtime``), turns on ``server_vad``
 (``silence_duration_ms`` 500) and input transcription, offers no tools, and streams 1 s of silence (the
 microphone opens before anyone speaks). Each turn streams one short question spoken by espeak-ng
@@ -148,11 +148,11 @@ def summary(values: list[float]) -> str:
 
 
 async def start_engine(port: int, tts: str, log: IO[bytes]) -> tuple[asyncio.subprocess.Process, int]:
-    """Start ``python -m realtime.local`` and wait for its "ready" line; returns the process and its port.
+    """Start ``python -m local_engine`` and wait for its "ready" line; returns the process and its port.
     Raises :class:`RuntimeError` when it exits or stays silent for :data:`READY_TIMEOUT_S`."""
     env = dict(os.environ, LOCAL_TTS=tts, PYTHONUNBUFFERED="1")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "realtime.local", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "local_engine", "--host", "127.0.0.1", "--port", str(port),
         cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=log,
     )  # fmt: skip
     assert process.stdout is not None

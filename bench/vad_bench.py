@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from realtime.local.vad import SileroVad, SileroVadStream
+from local_engine.vad import SileroVad, SileroVadStream
 from tests.audio import noise, silence, speak_pcm
 
 CHUNK = 8192  # bytes

@@ -54,13 +54,13 @@ class Settings(BaseSettings):
     azure_openai_api_version: str | None = None
     azure_openai_token_scope: str = "https://cognitiveservices.azure.com/.default"
 
-    # An already running local engine (python -m realtime.local); unset: the app starts one in-process.
+    # An already running local engine (python -m local_engine); unset: the app starts one in-process.
     local_engine_url: str | None = None
     # The local engine's speech stages: another faster-whisper model directory; piper or espeak for speech.
     local_asr_model: str | None = None
     local_tts: Literal["piper", "espeak"] = "piper"
     # The local engine's replies: an OpenAI-compatible chat completions server (Ollama http://127.0.0.1:11434/v1,
-    # llama.cpp server, vLLM) and its model; unset: the built-in offline responder (realtime.local.reply).
+    # llama.cpp server, vLLM) and its model; unset: the built-in offline responder (local_engine.reply).
     local_llm_base_url: str | None = None
     local_llm_model: str | None = None
     local_llm_api_key: SecretStr | None = None

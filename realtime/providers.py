@@ -147,7 +147,7 @@ async def embedded_engine_url() -> str:
     global _embedded
     async with _embedded_lock:
         if _embedded is None:
-            from realtime.local import LocalRealtimeServer
+            from local_engine import LocalRealtimeServer
 
             server = LocalRealtimeServer(host="127.0.0.1", port=0)
             await server.start()

@@ -10,9 +10,9 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from app_support.auth import AuthConfigError, auth_from_env, parse_users
-from app_support.chat_settings import options_from_values, settings_widgets
-from app_support.render import Stats, describe_error, describe_provider, describe_tools, redact, secrets_of
+from chat_app.auth import AuthConfigError, auth_from_env, parse_users
+from chat_app.chat_settings import options_from_values, settings_widgets
+from chat_app.render import Stats, describe_error, describe_provider, describe_tools, redact, secrets_of
 from realtime.config import SessionOptions, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

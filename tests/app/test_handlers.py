@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from chainlit.types import InputAudioChunk
 
-from app_support.chat import VoiceChat
+from chat_app.chat import VoiceChat
 from realtime.config import SessionOptions
 from realtime.events import (
     AssistantTextDone,

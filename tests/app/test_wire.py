@@ -107,7 +107,7 @@ def keyed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     port = free_port()
     engine_log = (ARTIFACTS / "keyed-engine.log").open("wb")
     engine = subprocess.Popen(
-        [sys.executable, "-m", "realtime.local", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "local_engine", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=clean_env(),
         stdout=engine_log,

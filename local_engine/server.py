@@ -8,7 +8,7 @@ Paths (the same code behind all of them):
   (``realtime.dialect``).
 
 A plain HTTP ``GET /`` answers 200 (a health check). Every connection gets its own
-:class:`realtime.local.engine.EngineSession`; the models (:class:`EngineStages`) are loaded once per process,
+:class:`local_engine.engine.EngineSession`; the models (:class:`EngineStages`) are loaded once per process,
 in the background from :meth:`LocalRealtimeServer.start`, and shared.
 """
 
@@ -28,8 +28,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from local_engine.engine import EngineSession, EngineStages
 from realtime.dialect import client_event_from_beta, server_event_to_beta
-from realtime.local.engine import EngineSession, EngineStages
 from realtime.protocol import Dialect
 
 __all__ = ["LocalRealtimeServer", "dialect_of"]
@@ -62,7 +62,7 @@ def dialect_of(path: str, headers: Headers) -> tuple[Dialect, str] | None:
 class LocalRealtimeServer:
     """A Realtime protocol server over the local engine's models.
 
-    ``stages``: the models, or an async factory that loads them (default: :func:`realtime.local.load_stages`
+    ``stages``: the models, or an async factory that loads them (default: :func:`local_engine.load_stages`
     with the settings from the environment). ``port=0`` picks a free port; :attr:`url` is the GA websocket base
     (``ws://HOST:PORT/v1``) once :meth:`start` returned.
     """
@@ -111,7 +111,7 @@ class LocalRealtimeServer:
         if isinstance(source, EngineStages):
             return source
         if source is None:
-            from realtime.local import load_stages
+            from local_engine import load_stages
 
             source = load_stages
         return await source()

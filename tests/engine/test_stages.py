@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.local import models, tts
-from realtime.local.asr import WhisperTranscriber
-from realtime.local.models import ModelError
-from realtime.local.stages import VadSpeechStarted
-from realtime.local.tts import EspeakSynthesizer, PiperSynthesizer, SynthesisError, load_synthesizer
-from realtime.local.vad import SileroVad, SileroVadStream
+from local_engine import models, tts
+from local_engine.asr import WhisperTranscriber
+from local_engine.models import ModelError
+from local_engine.stages import VadSpeechStarted
+from local_engine.tts import EspeakSynthesizer, PiperSynthesizer, SynthesisError, load_synthesizer
+from local_engine.vad import SileroVad, SileroVadStream
 from tests.audio import noise, silence, speak_pcm, word_errors, words
 
 pytestmark = pytest.mark.models

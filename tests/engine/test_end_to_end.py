@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from local_engine.server import LocalRealtimeServer
 from realtime.client import RealtimeClient
 from realtime.config import Settings
 from realtime.events import AppEvent, AudioDelta, ResponseDoneEvent, TextDelta, ToolCallFinished, UserTranscript
-from realtime.local.server import LocalRealtimeServer
 from tests.audio import silence, speak_pcm, speak_wav
 from tests.tavily_fake import FakeTavily
 from tools import build_registry

@@ -5,7 +5,7 @@
 everyone to sign in. Neither set: the app is open, for use on one's own machine. Only ``CHAINLIT_USERS`` set is
 refused (:class:`AuthConfigError`): a deployer who listed users expects a guarded app.
 
-Make a hash with ``python -m app_support.auth hash`` (asks for the password twice, prints ``bcrypt`` ``$2b$12$...``).
+Make a hash with ``python -m chat_app.auth hash`` (asks for the password twice, prints ``bcrypt`` ``$2b$12$...``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def parse_users(value: str) -> dict[str, bytes]:
         if not hashed.startswith(("$2a$", "$2b$", "$2y$")) or len(hashed) != 60:
             raise AuthConfigError(
                 f"CHAINLIT_USERS entry {position} ({name}) does not hold a bcrypt hash; make one with "
-                "python -m app_support.auth hash"
+                "python -m chat_app.auth hash"
             )
         users[name] = hashed.encode()
     return users
@@ -86,10 +86,10 @@ def hash_password(password: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app_support.auth hash [NAME]``: prompt for a password, print ``NAME:hash`` (or the hash)."""
+    """``python -m chat_app.auth hash [NAME]``: prompt for a password, print ``NAME:hash`` (or the hash)."""
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] != "hash":
-        print("usage: python -m app_support.auth hash [NAME]", file=sys.stderr)
+        print("usage: python -m chat_app.auth hash [NAME]", file=sys.stderr)
         return 2
     password = getpass.getpass("Password: ")
     if password != getpass.getpass("Again: "):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from realtime.local.server import LocalRealtimeServer
+from local_engine.server import LocalRealtimeServer
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from realtime.config import Settings
-from realtime.local.reply import (
+from local_engine.reply import (
     ChatCompletionsResponder,
     OfflineResponder,
     build_reply_generator,
 )
-from realtime.local.stages import FunctionCall, ReplyError, ReplyPart, ReplyRequest, TextPiece
+from local_engine.stages import FunctionCall, ReplyError, ReplyPart, ReplyRequest, TextPiece
+from realtime.config import Settings
 from tests.chat_completions_fake import FakeChatCompletions, Mode
 
 API_KEY = "test-key-local-0123456789abcdef"

@@ -1,10 +1,10 @@
 """The embedded local engine: a Realtime protocol server over offline models.
 
-    python -m realtime.local --host 127.0.0.1 --port 8765
+    python -m local_engine --host 127.0.0.1 --port 8765
     # GA:      ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
     # preview: ws://127.0.0.1:8765/openai/realtime?api-version=2025-04-01-preview&deployment=local
 
-Stages (``realtime.local.stages``): Silero VAD v6 (ONNX, shipped in the faster-whisper wheel) for turn detection,
+Stages (``local_engine.stages``): Silero VAD v6 (ONNX, shipped in the faster-whisper wheel) for turn detection,
 faster-whisper with Whisper tiny.en for speech recognition, a reply generator (an OpenAI-compatible chat
 completions endpoint when ``LOCAL_LLM_BASE_URL`` is set, else the built-in offline responder) and Piper (its own
 process; espeak-ng as the fallback) for speech. See LOCAL_ENGINE.md for the measurements behind these choices.
@@ -16,8 +16,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from realtime.local.engine import EngineSession, EngineStages
-from realtime.local.server import LocalRealtimeServer
+from local_engine.engine import EngineSession, EngineStages
+from local_engine.server import LocalRealtimeServer
 
 if TYPE_CHECKING:
     from realtime.config import Settings
@@ -33,7 +33,7 @@ _lock = asyncio.Lock()
 async def load_stages(settings: Settings | None = None) -> EngineStages:
     """Load the models once per process (off the event loop) and warm them up; later calls return the same.
 
-    Raises :class:`realtime.local.models.ModelError` when a model file is missing or fails its sha256 check.
+    Raises :class:`local_engine.models.ModelError` when a model file is missing or fails its sha256 check.
     """
     global _loaded
     async with _lock:
@@ -43,12 +43,12 @@ async def load_stages(settings: Settings | None = None) -> EngineStages:
 
 
 async def _load(settings: Settings | None) -> EngineStages:
+    from local_engine.asr import WhisperTranscriber
+    from local_engine.models import whisper_model_dir
+    from local_engine.reply import build_reply_generator
+    from local_engine.tts import load_synthesizer
+    from local_engine.vad import SileroVad, SileroVadStream
     from realtime.config import Settings
-    from realtime.local.asr import WhisperTranscriber
-    from realtime.local.models import whisper_model_dir
-    from realtime.local.reply import build_reply_generator
-    from realtime.local.tts import load_synthesizer
-    from realtime.local.vad import SileroVad, SileroVadStream
 
     settings = settings or Settings()
     vad_model = await asyncio.to_thread(SileroVad.shared)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from realtime.local.engine import EngineStages
-from realtime.local.stages import ReplyGenerator, ReplyPart, ReplyRequest, TextPiece, VadSpeechStarted, VadSpeechStopped
+from local_engine.engine import EngineStages
+from local_engine.stages import ReplyGenerator, ReplyPart, ReplyRequest, TextPiece, VadSpeechStarted, VadSpeechStopped
 
 RATE = 24_000
 MS_PER_CHAR = 20

@@ -1,4 +1,4 @@
-"""The local engine's protocol state, driven without a network or models (stages from ``tests.local.fakes``)."""
+"""The local engine's protocol state, driven without a network or models (stages from ``tests.engine.fakes``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from realtime.local.engine import IDLE_KEEP_MS, MAX_ITEMS, EngineSession
-from realtime.local.reply import OfflineResponder
-from realtime.local.stages import FunctionCall, TextPiece
-from tests.local.fakes import (
+from local_engine.engine import IDLE_KEEP_MS, MAX_ITEMS, EngineSession
+from local_engine.reply import OfflineResponder
+from local_engine.stages import FunctionCall, TextPiece
+from tests.engine.fakes import (
     MS_PER_CHAR,
     FixedTranscriber,
     ScriptedReplies,
@@ -188,7 +188,7 @@ async def test_a_reply_generator_failure_fails_the_response_not_the_session() ->
         label = "broken"
 
         async def generate(self, request: Any) -> AsyncIterator[Any]:
-            from realtime.local.stages import ReplyError
+            from local_engine.stages import ReplyError
 
             yield TextPiece("Starting. ")
             raise ReplyError("endpoint 127.0.0.1:9 refused the connection")
@@ -336,7 +336,7 @@ async def test_function_call_alone_makes_a_response_without_a_message() -> None:
 
 
 async def test_a_chat_completions_model_s_tool_calls_become_function_call_items() -> None:
-    from realtime.local.reply import ChatCompletionsResponder
+    from local_engine.reply import ChatCompletionsResponder
     from tests.chat_completions_fake import FakeChatCompletions
 
     async with FakeChatCompletions(mode="tools") as fake:
@@ -356,7 +356,7 @@ async def test_a_chat_completions_model_s_tool_calls_become_function_call_items(
 
 
 async def test_a_chat_completions_model_s_text_is_spoken() -> None:
-    from realtime.local.reply import ChatCompletionsResponder
+    from local_engine.reply import ChatCompletionsResponder
     from tests.chat_completions_fake import FakeChatCompletions
 
     async with FakeChatCompletions(mode="text") as fake:

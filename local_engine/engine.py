@@ -1,6 +1,6 @@
 """One Realtime session of the local engine: the protocol's state over VAD, ASR, a reply generator and TTS.
 
-:class:`EngineSession` is fed GA client events (dicts) by the transport (``realtime.local.server``) and sends GA
+:class:`EngineSession` is fed GA client events (dicts) by the transport (``local_engine.server``) and sends GA
 server events through the ``send`` callable it was given; the transport maps the preview dialect at the edge.
 It keeps what the service keeps (OpenAI Realtime API reference, "Client events" and "Server events"):
 
@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from realtime.local.stages import (
+from local_engine.stages import (
     FunctionCall,
     ReplyError,
     ReplyGenerator,

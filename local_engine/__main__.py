@@ -1,4 +1,4 @@
-"""``python -m realtime.local``: run the local engine on its own (any Realtime client can use it)."""
+"""``python -m local_engine``: run the local engine on its own (any Realtime client can use it)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 
-from realtime.local.server import LocalRealtimeServer
+from local_engine.server import LocalRealtimeServer
 
 
 async def _serve(host: str, port: int) -> None:
@@ -32,7 +32,7 @@ async def _serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m realtime.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local_engine", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--log-level", default="INFO")

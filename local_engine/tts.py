@@ -1,7 +1,7 @@
 """Text to speech for the local engine: Piper in a worker process, espeak-ng as the fallback.
 
 - :class:`PiperSynthesizer`: Piper (piper-tts 1.8, GPL-3.0+, https://github.com/OHF-Voice/piper1-gpl) with the
-  "joe" en_US voice. Piper runs in its own long-lived process (:mod:`realtime.local._piper_worker`, framing
+  "joe" en_US voice. Piper runs in its own long-lived process (:mod:`local_engine._piper_worker`, framing
   described there), so the GPL code never loads into this process. Output 22050 Hz, resampled here to 24 kHz.
 - :class:`EspeakSynthesizer`: the ``espeak-ng`` command line (``--stdout`` writes a WAV, 22050 Hz), one process
   per utterance; robotic but always there.
@@ -32,8 +32,8 @@ from typing import IO, Literal
 import numpy as np
 import soxr
 
-from realtime.local.models import ModelError, piper_voice_paths
-from realtime.local.stages import Synthesizer
+from local_engine.models import ModelError, piper_voice_paths
+from local_engine.stages import Synthesizer
 
 __all__ = ["EspeakSynthesizer", "PiperSynthesizer", "SynthesisError", "load_synthesizer"]
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 OUTPUT_RATE = 24_000  # Hz
 MAX_CHUNK_BYTES = OUTPUT_RATE * 2 // 10  # 100 ms of PCM16
-_HEADER = struct.Struct("<Ii")  # same as realtime.local._piper_worker.HEADER
+_HEADER = struct.Struct("<Ii")  # same as local_engine._piper_worker.HEADER
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -91,7 +91,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "realtime.local._piper_worker", str(model), str(config)],
+            [sys.executable, "-m", "local_engine._piper_worker", str(model), str(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -189,11 +189,11 @@ class _Worker:
 
 
 class PiperSynthesizer:
-    """:class:`~realtime.local.stages.Synthesizer` with Piper running in a worker process.
+    """:class:`~local_engine.stages.Synthesizer` with Piper running in a worker process.
 
     The worker starts on the first call (or :meth:`warm_up`) and serves requests one at a time, in order. If it
     dies, the call in progress raises :class:`SynthesisError` and the next call starts a new worker. ``voice``
-    is ignored (one voice is installed). Raises :class:`~realtime.local.models.ModelError` in the constructor
+    is ignored (one voice is installed). Raises :class:`~local_engine.models.ModelError` in the constructor
     when the voice files are missing or not the pinned ones.
     """
 
@@ -283,7 +283,7 @@ class PiperSynthesizer:
 
 
 class EspeakSynthesizer:
-    """:class:`~realtime.local.stages.Synthesizer` with the ``espeak-ng`` command line, one process per call.
+    """:class:`~local_engine.stages.Synthesizer` with the ``espeak-ng`` command line, one process per call.
 
     ``voice``: an espeak-ng voice name (``espeak-ng --voices``), default ``en-us``; the Realtime API's voice names
     (``alloy``...) are not espeak voices and fall back to the default. ``words_per_minute``: speaking rate.

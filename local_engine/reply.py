@@ -1,4 +1,4 @@
-"""The local engine's reply generators (:class:`realtime.local.stages.ReplyGenerator`).
+"""The local engine's reply generators (:class:`local_engine.stages.ReplyGenerator`).
 
 - :class:`OfflineResponder`: no model at all. It answers from a few rules, honestly: it says what it is, calls the
   session's tools when the user plainly asks for what one does (the time, arithmetic, a web search), speaks the
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from realtime.local.stages import FunctionCall, ReplyError, ReplyGenerator, ReplyPart, ReplyRequest, TextPiece
+from local_engine.stages import FunctionCall, ReplyError, ReplyGenerator, ReplyPart, ReplyRequest, TextPiece
 
 __all__ = [
     "ChatCompletionsResponder",

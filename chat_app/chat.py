@@ -25,8 +25,8 @@ import chainlit as cl
 from chainlit.context import local_steps
 from chainlit.utils import utc_now
 
-from app_support.chat_settings import options_from_values, settings_widgets
-from app_support.render import (
+from chat_app.chat_settings import options_from_values, settings_widgets
+from chat_app.render import (
     SILENT_ERROR_CODES,
     Stats,
     describe_error,

@@ -14,8 +14,8 @@ import pytest_asyncio
 import websockets
 from websockets.datastructures import Headers
 
-from realtime.local.server import LocalRealtimeServer, dialect_of
-from tests.local.fakes import fake_stages
+from local_engine.server import LocalRealtimeServer, dialect_of
+from tests.engine.fakes import fake_stages
 
 
 @pytest_asyncio.fixture(loop_scope="function")

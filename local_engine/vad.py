@@ -22,8 +22,8 @@ import numpy as np
 import onnxruntime
 import soxr
 
-from realtime.local.models import silero_vad_path
-from realtime.local.stages import VadSpeechStarted, VadSpeechStopped
+from local_engine.models import silero_vad_path
+from local_engine.stages import VadSpeechStarted, VadSpeechStopped
 
 __all__ = ["SileroVad", "SileroVadStream"]
 
@@ -37,7 +37,7 @@ _SAMPLES_PER_MS = MODEL_RATE // 1000
 
 class SileroVad:
     """The Silero VAD v6 ONNX model, loaded once per process (see :meth:`shared`); thread-safe, stateless:
-    each :class:`SileroVadStream` keeps its own LSTM state. Raises :class:`~realtime.local.models.ModelError` when
+    each :class:`SileroVadStream` keeps its own LSTM state. Raises :class:`~local_engine.models.ModelError` when
     the model file is missing or not the pinned one."""
 
     def __init__(self, path: Path | None = None) -> None:
@@ -69,7 +69,7 @@ class SileroVad:
 
 
 class SileroVadStream:
-    """:class:`~realtime.local.stages.VadStream` over one session's input audio.
+    """:class:`~local_engine.stages.VadStream` over one session's input audio.
 
     ``threshold`` (0..1), ``prefix_padding_ms`` and ``silence_duration_ms`` are ``server_vad``'s settings
     (defaults 0.5, 300, 500 as in the Realtime API). Times are ms of stream audio since the stream began.

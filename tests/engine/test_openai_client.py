@@ -16,7 +16,7 @@ from openai.types.beta.realtime import realtime_server_event as beta_server
 from openai.types.realtime import realtime_server_event as ga_server
 from pydantic import Field, TypeAdapter
 
-from realtime.local.server import LocalRealtimeServer
+from local_engine.server import LocalRealtimeServer
 from tests.audio import silence, speak_pcm
 
 pytestmark = [pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]

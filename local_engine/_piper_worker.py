@@ -1,6 +1,6 @@
 """Piper text-to-speech in a process of its own (piper-tts is GPL-3.0+; this program only talks over pipes).
 
-Usage: ``python -m realtime.local._piper_worker MODEL.onnx CONFIG.json``
+Usage: ``python -m local_engine._piper_worker MODEL.onnx CONFIG.json``
 
 stdin, one JSON object per line:
     ``{"id": N, "text": "..."}``  synthesize ``text`` (requests are served in order, one at a time);
@@ -64,7 +64,7 @@ def _send(out: BinaryIO, request_id: int, payload: bytes = b"", *, error: bool =
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m realtime.local._piper_worker MODEL.onnx CONFIG.json", file=sys.stderr)
+        print("usage: python -m local_engine._piper_worker MODEL.onnx CONFIG.json", file=sys.stderr)
         return 2
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the real stdout
