@@ -22,14 +22,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from realtime.config import SessionOptions, Settings
 from realtime.dialect import client_event_to_beta, server_event_from_beta
 from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting
-from realtime.providers import ConfigurationError, Provider, build_provider, embedded_engine_url
+from realtime.providers import ConfigurationError, Provider, build_provider
 from realtime.session import PendingToolCall, RealtimeSession, ToolOutput
+from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
 
 __all__ = ["ConnectionFailed", "RealtimeClient", "ToolRunner"]
 
@@ -68,6 +68,7 @@ class RealtimeClient:
         clock: Callable[[], float] = time.monotonic,
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0),
         tool_timeout_s: float | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.provider = provider or build_provider(self.settings)
@@ -80,16 +81,16 @@ class RealtimeClient:
             provider=self.provider.name,
             model=self.provider.model,
         )
+        self._connector = connector or websocket_connector()
         self._reconnect_delays = tuple(reconnect_delays)
         self._tool_timeout_s = tool_timeout_s or self.settings.tool_timeout_s + 5.0
         self._renew_after_s = min(self.settings.realtime_session_renew_s, self.provider.session_cap_s - 60.0)
-        self._ws: ClientConnection | None = None
+        self._ws: Connection | None = None
         self._send_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._listeners: list[Listener] = []
         self._subscribers: list[asyncio.Queue[Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
-        self._connected_at = 0.0
         self._closing = False
         self._url: str | None = None
 
@@ -209,31 +210,23 @@ class RealtimeClient:
 
     # ------------------------------------------------------------------------------------------ transport
 
-    async def _open(self) -> ClientConnection:
-        if self.provider.url is None:
-            base = await embedded_engine_url()
-            self._url = f"{base}/realtime?model=local"
-        else:
-            self._url = self.provider.url
+    async def _open(self) -> Connection:
+        self._url = self.provider.url
         headers = await self.provider.headers()
         try:
-            return await connect(
-                self._url, additional_headers=headers, max_size=None, open_timeout=15, ping_interval=20
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
+            return await self._connector(self._url, headers)
+        except ConnectionRefused as exc:
+            if exc.status is None:
+                raise ConnectionFailed(f"{self.provider.label}: cannot connect ({exc})") from None
             hint = {401: "the key or token was rejected", 403: "access denied", 404: "wrong endpoint or model"}
             raise ConnectionFailed(
-                f"{self.provider.label}: HTTP {status} ({hint.get(status, 'handshake refused')})"
+                f"{self.provider.label}: HTTP {exc.status} ({hint.get(exc.status, 'handshake refused')})"
             ) from None
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise ConnectionFailed(f"{self.provider.label}: cannot connect ({type(exc).__name__})") from None
 
-    def _attach(self, ws: ClientConnection) -> None:
+    def _attach(self, ws: Connection) -> None:
         self._ws = ws
-        self._connected_at = time.monotonic()
 
-    async def _run(self, ws: ClientConnection) -> None:
+    async def _run(self, ws: Connection) -> None:
         while not self._closing:
             writer = asyncio.create_task(self._writer(ws))
             renew = asyncio.create_task(asyncio.sleep(max(self._renew_after_s, 1.0)))
@@ -254,7 +247,7 @@ class RealtimeClient:
                 break
         await self._end()
 
-    async def _reconnect(self, reason: str, renewed: bool) -> ClientConnection:
+    async def _reconnect(self, reason: str, renewed: bool) -> Connection:
         last: Exception | None = None
         for attempt, delay in enumerate((0.0, *self._reconnect_delays) if renewed else self._reconnect_delays, 1):
             await self._dispatch([Reconnecting(attempt, delay, reason)])
@@ -287,7 +280,7 @@ class RealtimeClient:
             queue.put_nowait(_CLOSED)
         self._subscribers.clear()
 
-    async def _writer(self, ws: ClientConnection) -> None:
+    async def _writer(self, ws: Connection) -> None:
         beta = self.provider.dialect == "beta"
         while True:
             event = await self._send_queue.get()
@@ -297,7 +290,7 @@ class RealtimeClient:
             except ConnectionClosed:
                 return  # the reconnect replays what matters (see _drain_stale_sends)
 
-    async def _reader(self, ws: ClientConnection) -> None:
+    async def _reader(self, ws: Connection) -> None:
         beta = self.provider.dialect == "beta"
         try:
             async for frame in ws:

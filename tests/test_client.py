@@ -207,3 +207,59 @@ async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None
         assert sent.count("response.create") == 1
         outputs = [e for e in server.connections[0].received if e["type"] == "conversation.item.create"]
         assert [o["item"]["call_id"] for o in outputs] == ["c1", "c2"]
+
+
+# ---------------------------------------------------------------------------------------- in memory, no socket
+
+
+def local_in_process() -> Settings:
+    return settings(realtime_provider="local")
+
+
+async def test_one_turn_in_memory_with_no_socket() -> None:
+    server = ScriptedServer()  # never listens: served only through its in-memory connector
+    client = RealtimeClient(local_in_process(), connector=server.connector())
+    assert client.provider.in_process
+    async with client:
+        seen = await one_turn(client)
+    (conn,) = server.connections
+    assert conn.path == "/v1/realtime?model=local"
+    assert conn.types()[:3] == ["session.update", "conversation.item.create", "response.create"]
+    assert sum(len(e.pcm) for e in seen if isinstance(e, AudioDelta)) == 3 * 4800
+    assert server.port == 0
+
+
+async def test_in_memory_server_dropping_mid_response_reconnects_and_replays() -> None:
+    server = ScriptedServer(drop_after_first_delta=True)
+    async with RealtimeClient(local_in_process(), connector=server.connector(), reconnect_delays=(0.01,)) as client:
+        events = client.events()
+        await client.send_text("remember 42")
+        await until(events, Reconnected)
+        assert (await until(events, ResponseDoneEvent))[-1].status == "completed"  # type: ignore[attr-defined]
+    _first, second = server.connections
+    assert second.received[1]["item"]["content"][0]["text"] == "remember 42"
+
+
+async def test_in_process_url_without_an_in_memory_connector_is_a_clear_error() -> None:
+    with pytest.raises(ConnectionFailed, match="memory_connector"):
+        await RealtimeClient(local_in_process()).connect()
+
+
+async def test_memory_pair_closing_ends_the_other_side_like_websockets() -> None:
+    from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+
+    from realtime.transport import memory_pair
+
+    a, b = memory_pair()
+    await a.send("one")
+    await a.close()
+    assert [frame async for frame in b] == ["one"]  # what was sent before the close is still read
+    assert (a.close_code, b.close_code) == (1000, 1000)
+    with pytest.raises(ConnectionClosed):
+        await b.send("late")
+    c, d = memory_pair()
+    await d.close(1011, "boom")
+    with pytest.raises(ConnectionClosedError):
+        async for _ in c:
+            pass
+    assert (c.close_code, c.close_reason) == (1011, "boom")
