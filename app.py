@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import chainlit as cl
@@ -20,9 +19,9 @@ import chainlit as cl
 from chat_app.auth import AuthConfig, auth_from_env
 from chat_app.chat import VoiceChat
 from chat_app.render import secrets_of
+from chat_app.wiring import new_client, start_embedded_engine, tool_runner
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
-from realtime.transport import Connection, Connector, memory_connector
 
 log = logging.getLogger("app")
 
@@ -38,18 +37,7 @@ SETTINGS = Settings()
 CHAT_KEY = "voice_chat"
 
 
-def _tools() -> Any:
-    """The tool registry, or None when the tools package cannot be loaded (the chat works without tools)."""
-    try:
-        from tools import build_registry
-
-        return build_registry(**SETTINGS.tool_options())
-    except Exception as exc:
-        log.error("tools are off: %s", exc)
-        return None
-
-
-TOOLS = _tools()
+TOOLS = tool_runner(SETTINGS)
 
 PROVIDER: Provider | None = None
 PROVIDER_ERROR = ""
@@ -61,33 +49,9 @@ except ConfigurationError as exc:
     log.error("realtime backend is not configured: %s", exc)
 
 
-_ENGINE_CONNECTOR: list[Connector] = []  # the embedded engine's in-memory connector, once started
-
-
-async def _start_embedded_engine() -> Connector:
-    """Start the local engine in this process once (its models load in the background)."""
-    if not _ENGINE_CONNECTOR:
-        from local_engine import embedded
-
-        engine = await embedded.start()
-        if not _ENGINE_CONNECTOR:  # no await between this check and the append
-            _ENGINE_CONNECTOR.append(memory_connector(engine.serve_connection))
-            log.info("local engine started in this process (models loading in the background)")
-    return _ENGINE_CONNECTOR[0]
-
-
-async def _embedded_connector(url: str, headers: Mapping[str, str]) -> Connection:
-    """Connect to the embedded engine in memory (starting it if app startup did not)."""
-    return await (await _start_embedded_engine())(url, headers)
-
-
-CONNECTOR: Connector | None = _embedded_connector if PROVIDER is not None and PROVIDER.in_process else None
-
-
 def _make_client(options: SessionOptions) -> Any:
-    from realtime.client import RealtimeClient
-
-    return RealtimeClient(SETTINGS, provider=PROVIDER, tools=TOOLS, options=options, connector=CONNECTOR)
+    assert PROVIDER is not None
+    return new_client(SETTINGS, PROVIDER, TOOLS, options)
 
 
 class _Unconfigured:
@@ -122,7 +86,7 @@ async def on_app_startup() -> None:
     """On the embedded local engine, start it now (its models load in the background while the app starts, so
     the first chat does not wait for them); chats reach it in memory, with no socket."""
     if PROVIDER is not None and PROVIDER.in_process:
-        await _start_embedded_engine()
+        await start_embedded_engine()
 
 
 @cl.on_chat_start
