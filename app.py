@@ -22,6 +22,7 @@ from chat_app.render import secrets_of
 from chat_app.wiring import new_client, start_embedded_engine, tool_runner
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
+from realtime.redaction import add_secrets, install_log_redaction
 
 log = logging.getLogger("app")
 
@@ -34,6 +35,10 @@ if os.environ.get("OPENAI_API_KEY") == CHAINLIT_CI_PLACEHOLDER_KEY:
     log.info("ignoring the placeholder OPENAI_API_KEY that `chainlit run` sets in CI mode")
 
 SETTINGS = Settings()
+# Every log line (the app's, Chainlit's, uvicorn's, websockets', socket.io's) and every text shown goes through
+# the one redactor, which knows the secrets of the settings (and the Entra tokens fetched later).
+add_secrets(*secrets_of(SETTINGS))
+install_log_redaction()
 CHAT_KEY = "voice_chat"
 
 

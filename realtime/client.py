@@ -29,6 +29,7 @@ from realtime.config import SessionOptions, Settings
 from realtime.dialect import client_event_to_beta, server_event_from_beta
 from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting
 from realtime.providers import ConfigurationError, Provider, build_provider
+from realtime.redaction import redact
 from realtime.session import RealtimeSession, ToolOutput
 from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
 
@@ -311,4 +312,4 @@ class RealtimeClient:
                 if self.session.renewal_needed or self.session.fatal is not None:
                     return
         except ConnectionClosed as exc:
-            log.info("connection closed: %s", exc.rcvd.reason if exc.rcvd else "no close frame")
+            log.info("connection closed: %s", redact(exc.rcvd.reason) if exc.rcvd else "no close frame")

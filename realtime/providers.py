@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from realtime.config import ProviderName, Settings
 from realtime.protocol import Dialect
+from realtime.redaction import add_secrets
 
 __all__ = ["IN_PROCESS_URL", "ConfigurationError", "Provider", "TokenCredential", "build_provider"]
 
@@ -144,6 +145,7 @@ def _entra_headers(scope: str, credential: TokenCredential | None) -> Callable[[
                 f"Microsoft Entra ID sign-in failed ({type(exc).__name__}); set AZURE_OPENAI_API_KEY or sign in "
                 "(az login, managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)"
             ) from None
+        add_secrets(token.token)  # the one redactor removes it from logs and texts
         return {"Authorization": f"Bearer {token.token}"}
 
     return get

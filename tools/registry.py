@@ -24,8 +24,9 @@ from typing import Any, overload
 
 from pydantic import BaseModel, ValidationError
 
+from realtime.redaction import redact
 from realtime.session import PendingToolCall, ToolOutput
-from tools._output import cap_json, error_output, scrub, to_jsonable
+from tools._output import cap_json, error_output, to_jsonable
 from tools._schema import build_arguments_model, parameters_schema, parse_docstring
 
 __all__ = [
@@ -128,7 +129,8 @@ class ToolRegistry:
     """The tools offered to the model in one session, and how their calls are run.
 
     ``default_timeout_s`` applies to tools registered without their own ``timeout_s``; ``max_output_bytes`` caps
-    every output (UTF-8 bytes of the JSON string); ``secrets`` are removed from every error output; ``disabled``
+    every output (UTF-8 bytes of the JSON string); ``secrets`` (and those registered with ``realtime.redaction``)
+    are removed from every output; ``disabled``
     maps a tool that is not offered to the reason why, for the UI.
     """
 
@@ -254,8 +256,8 @@ class ToolRegistry:
         except Exception as exc:
             if log.isEnabledFor(logging.DEBUG):
                 trace = "".join(traceback.format_exception(exc))
-                log.debug("tool %s raised:\n%s", name, scrub(trace, self._secrets))
-            detail = scrub(str(exc), self._secrets)
+                log.debug("tool %s raised:\n%s", name, redact(trace, self._secrets))
+            detail = redact(str(exc), self._secrets)
             return self._error(f"{name} failed: {type(exc).__name__}" + (f": {detail}" if detail else ""))
         try:
             data = to_jsonable(value)
@@ -263,7 +265,7 @@ class ToolRegistry:
             return self._error(f"{name} returned a value that is not JSON: {exc}")
         if not isinstance(data, dict):
             data = {"result": data}
-        return cap_json(data, self.max_output_bytes), True
+        return redact(cap_json(data, self.max_output_bytes), self._secrets), True
 
 
 def _describe(exc: ValidationError) -> str:
