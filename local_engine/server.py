@@ -30,14 +30,18 @@ from websockets.http11 import Request, Response
 
 from local_engine.runner import EngineSession, EngineStages
 from realtime.dialect import client_event_from_beta, server_event_to_beta
-from realtime.protocol import Dialect
+from realtime.protocol import MAX_APPEND_BYTES, Dialect
 
 __all__ = ["Connection", "EngineHost", "LocalRealtimeServer", "dialect_of"]
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 32 * 1024 * 1024
-"""Largest client frame: a 15 MiB ``input_audio_buffer.append`` is about 20 MiB of base64 JSON."""
+MAX_FRAME_BYTES = (MAX_APPEND_BYTES + 2) // 3 * 4 + 64 * 1024
+"""Largest client frame (about 20 MiB): a 15 MiB ``input_audio_buffer.append`` (the API reference's limit) in
+base64, and room for its JSON. A larger frame closes the connection with 1009 (message too big), on a websocket
+(python-websockets' ``max_size``) and on an in-memory connection alike."""
+MAX_SESSIONS = 64
+"""Sessions served at once by one engine; one more is closed with 1013 (try again later)."""
 
 BETA_MODEL = "gpt-4o-realtime-preview"
 """The model a preview session reports when the deployment's name is not a preview model's name."""
@@ -73,11 +77,12 @@ class EngineHost:
     :meth:`start_loading`) and serves each connection with :meth:`serve_connection`.
 
     ``stages``: the models, or an async factory that loads them (default: :func:`local_engine.load_stages` with
-    the settings from the environment).
+    the settings from the environment). ``max_sessions``: sessions served at once (one more is closed, 1013).
     """
 
-    def __init__(self, *, stages: EngineStages | StagesFactory | None = None) -> None:
+    def __init__(self, *, stages: EngineStages | StagesFactory | None = None, max_sessions: int = MAX_SESSIONS) -> None:
         self._stages_source = stages
+        self.max_sessions = max_sessions
         self._stages: asyncio.Future[EngineStages] | None = None
         self.sessions: set[EngineSession] = set()
 
@@ -131,6 +136,10 @@ class EngineHost:
             log.error("local engine models failed to load: %s", exc)
             await conn.close(1011, "the local engine's models failed to load")
             return
+        if len(self.sessions) >= self.max_sessions:
+            log.warning("refused a session: %d are open", len(self.sessions))
+            await conn.close(1013, "the local engine serves as many sessions as it can; try again later")
+            return
         if beta and not model.startswith("gpt-4o"):
             model = BETA_MODEL  # preview sessions name one of the preview models (openai.types.beta.realtime)
         session = EngineSession(stages, send, model=model)
@@ -139,6 +148,9 @@ class EngineHost:
         try:
             await session.open()
             async for frame in conn:
+                if len(frame) > MAX_FRAME_BYTES:
+                    await conn.close(1009, f"frame larger than {MAX_FRAME_BYTES} bytes")
+                    break
                 if beta:
                     try:
                         data: Any = json.loads(frame)
@@ -170,8 +182,9 @@ class LocalRealtimeServer(EngineHost):
         port: int = 8765,
         *,
         stages: EngineStages | StagesFactory | None = None,
+        max_sessions: int = MAX_SESSIONS,
     ) -> None:
-        super().__init__(stages=stages)
+        super().__init__(stages=stages, max_sessions=max_sessions)
         self.host, self.port = host, port
         self._server: Server | None = None
 
