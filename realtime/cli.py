@@ -41,13 +41,13 @@ from realtime.events import (
     ToolCallStarted,
     UserTranscript,
 )
-from realtime.protocol import SAMPLE_RATE
+from realtime.protocol import BYTES_PER_MS, SAMPLE_RATE
 from realtime.providers import Provider
 from realtime.transport import Connector
 
 __all__ = ["Composition", "Transcript", "load_audio", "main"]
 
-CHUNK_BYTES = 24_000 * 2  # 1 s of PCM16 per input_audio_buffer.append
+CHUNK_BYTES = 1000 * BYTES_PER_MS  # 1 s of PCM16 per input_audio_buffer.append
 
 
 class CliError(Exception):
@@ -59,7 +59,7 @@ class CliError(Exception):
 
 
 def load_audio(path: Path) -> bytes:
-    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at 24000 Hz.
+    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at ``SAMPLE_RATE`` (24000) Hz.
 
     Raises :class:`CliError` (exit 2) when the file is missing, unreadable or silent-empty.
     """

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from realtime.protocol import (
+    SAMPLE_RATE,
     AudioConfig,
     AudioFormat,
     AudioInputConfig,
@@ -135,7 +136,7 @@ class SessionOptions(BaseModel):
                 create_response=True,
                 interrupt_response=True,
             )
-        pcm = AudioFormat(type="audio/pcm", rate=24000)
+        pcm = AudioFormat(type="audio/pcm", rate=SAMPLE_RATE)
         transcription = InputTranscription(model=self.transcription_model) if self.transcription_model else None
         return SessionConfig(
             instructions=self.instructions,
