@@ -136,12 +136,9 @@ class Transcript:
             if event.status in ("failed", "incomplete"):
                 reason = (event.status_details or {}).get("error") or (event.status_details or {}).get("reason")
                 raise CliError(f"the response {event.status}" + (f": {reason}" if reason else ""), 1)
-            return self._pending_tools == 0 and not self._had_tool_calls(event.response_id)
+            # A response whose calls run is followed by exactly one more response (with the calls' outputs).
+            return self._pending_tools == 0 and event.function_calls == 0
         return False
-
-    def _had_tool_calls(self, response_id: str) -> bool:
-        # A response whose calls ran is followed by exactly one more response (with the calls' outputs).
-        return any(c.get("response_id") == response_id for c in self.tool_calls)
 
     def _end_line(self) -> None:
         if self._streaming is not None:

@@ -216,7 +216,7 @@ class RealtimeSession:
         self._awaiting_created = False  # a response.create is in flight
         self._want_response = False  # a response.create waits for the active response to finish
         self._audio: AudioPlayback | None = None  # the last assistant audio item handed to the app
-        self._dropped: set[str] = set()
+        self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted items, the most recent kept
         self._texts: dict[str, list[str]] = {}
         self._turn_ended_at: float | None = None
         self._tool_calls_running: dict[str, PendingToolCall] = {}
@@ -549,18 +549,30 @@ class RealtimeSession:
                 self._send(ResponseCancel())
             return
         played = audio.played_ms(now)
-        self._dropped.add(audio.item_id)
+        self._dropped[audio.item_id] = None
+        while len(self._dropped) > self._max_history:
+            self._dropped.popitem(last=False)  # forget the oldest only: late deltas of recent cuts stay dropped
         self._audio = None
         end_ms: int | None = None
         heard: str | None = None
         if played > 0:
             end_ms = played
             self._send(ConversationItemTruncate(item_id=audio.item_id, content_index=0, audio_end_ms=end_ms))
-            heard = _cut("".join(self._texts.pop(audio.item_id, [])), played, audio.received_ms())
-            self._remember(audio.item_id, _assistant_text_item(heard))
+            # The item's text: its deltas so far, or, when the whole answer already arrived (the local engine sends
+            # far faster than real time, so its transcript is done long before playback ends), the final text.
+            text = "".join(self._texts.pop(audio.item_id, [])) or self._history_text(audio.item_id)
+            heard = _cut(text, played, audio.received_ms())
+            if heard:
+                self._remember(audio.item_id, _assistant_text_item(heard))
+            else:
+                self._history.pop(audio.item_id, None)  # no words heard: nothing worth replaying
         if response is not None and send_cancel:
             self._send(ResponseCancel())
         self._emit(Interrupted(audio.response_id, audio.item_id, audio.track, end_ms, heard))
+
+    def _history_text(self, item_id: str) -> str:
+        item = self._history.get(item_id) or {}
+        return "".join(str(p.get("text") or p.get("transcript") or "") for p in item.get("content") or [])
 
     def _place(self, item_id: str, previous_item_id: str | None) -> None:
         if item_id not in self._previous_of:
@@ -575,8 +587,6 @@ class RealtimeSession:
         if len(self._previous_of) > 4 * self._max_history:
             for old in list(self._previous_of)[: len(self._previous_of) // 2]:
                 del self._previous_of[old]
-        if len(self._dropped) > self._max_history:
-            self._dropped.clear()
 
 
 def _failure(details: dict[str, Any] | None) -> RealtimeError:
