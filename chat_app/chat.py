@@ -7,7 +7,7 @@ the user's spoken words as user messages, tool steps, audio chunks with one trac
 errors in words and a status message with provider, connection state, tokens and latency.
 
 Audio in: PCM16 LE mono 24 kHz bytes as the browser records them (8192 bytes a chunk). Audio out: the same format,
-``send_audio_chunk`` with the response's track id (CHAINLIT.md "Audio API").
+``send_audio_chunk`` with the response's track id (Chainlit docs, "Audio" / ``cl.OutputAudioChunk``).
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ def load_audio(path: Path) -> bytes:
     mono = samples.mean(axis=1)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE)
-    return (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return pcm
 
 
 def _chunks(pcm: bytes, size: int = CHUNK_BYTES) -> Iterator[bytes]:

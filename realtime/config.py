@@ -102,6 +102,7 @@ class Settings(BaseSettings):
         return "local"
 
     def default_session_options(self) -> SessionOptions:
+        """The :class:`SessionOptions` of a new session, from these settings."""
         return SessionOptions(
             voice=self.realtime_voice,
             instructions=self.realtime_instructions,

@@ -4,7 +4,8 @@ Everything inside the project speaks GA. A client talking to an Azure ``*-previe
 with :func:`client_event_to_beta` and what it receives with :func:`server_event_from_beta`; the local engine,
 serving a preview client, does the reverse with :func:`client_event_from_beta` and :func:`server_event_to_beta`.
 
-Source: PROTOCOL.md's dialect table; ``openai.types.realtime`` (GA) against ``openai.types.beta.realtime``.
+Sources: the OpenAI Realtime API reference and its GA migration notes ("Realtime API beta to GA"); the
+``openai`` package's ``openai.types.realtime`` (GA) against ``openai.types.beta.realtime`` (beta).
 The functions take and return plain JSON dicts, never mutate their argument, and pass unknown fields through.
 """
 

@@ -32,6 +32,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AppEvent:
+    """Base class of every app event; ``type`` names the kind (always starting with ``app.``)."""
+
     type: ClassVar[str] = "app.event"
 
 
@@ -98,6 +100,8 @@ class SpeechStarted(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class SpeechStopped(AppEvent):
+    """Server VAD heard the user stop speaking (``audio_end_ms`` into the input buffer)."""
+
     type: ClassVar[str] = "app.speech.stopped"
     item_id: str | None
     audio_end_ms: int | None
@@ -133,6 +137,8 @@ class UserTranscript(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted(AppEvent):
+    """The model called a function; the conversation layer runs it (``realtime.conversation``)."""
+
     type: ClassVar[str] = "app.tool.started"
     call_id: str
     name: str
@@ -169,6 +175,8 @@ class ResponseDoneEvent(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class Reconnecting(AppEvent):
+    """The connection dropped (or the session is being renewed); attempt ``attempt`` starts in ``delay_s``."""
+
     type: ClassVar[str] = "app.reconnecting"
     attempt: int
     delay_s: float

@@ -5,7 +5,8 @@ Feed it server events (:meth:`RealtimeSession.receive`) and caller actions (``ap
 :meth:`RealtimeSession.data_to_send` (GA-shaped dicts; the transport maps the dialect) and the app events with
 :meth:`RealtimeSession.events_received`. Time comes from an injected clock, so tests drive it.
 
-What it owns (PROTOCOL.md "Responses, tools, interruption"):
+What it owns (OpenAI Realtime API reference, "Client events" and "Server events"; Realtime guide, "Function
+calling" and "Interruption"):
 
 - response sequencing: one response at a time; ``response.create`` waits for the active response's
   ``response.done``; ``conversation_already_has_active_response`` re-queues it;
@@ -14,8 +15,9 @@ What it owns (PROTOCOL.md "Responses, tools, interruption"):
 - barge-in: on ``input_audio_buffer.speech_started`` while assistant audio plays, an :class:`Interrupted` event,
   the item's later deltas dropped, and ``conversation.item.truncate`` with integer ``audio_end_ms`` =
   min(ms played, ms received), where ms played is the wall time since the item's first audio was handed to the
-  app (the browser never reports playback; CHAINLIT.md); ``response.cancel`` only when turn detection will not
-  cancel by itself (``interrupt_response`` false, or no turn detection);
+  app (:class:`AudioPlayback`: the browser never reports playback, Chainlit's audio API has no playback
+  position); ``response.cancel`` only when turn detection will not cancel by itself (``interrupt_response``
+  false, or no turn detection);
 - transcripts: assistant deltas per item; the user's transcription placed by ``item_id`` and the item before it;
 - usage and latency (end of user speech, or text sent, to the first delta) per response;
 - the conversation so far, capped, so a new connection can replay it.
@@ -245,6 +247,7 @@ class RealtimeSession:
 
     @property
     def response_active(self) -> bool:
+        """True while a response runs or one was asked for and not yet created."""
         return self._response is not None or self._awaiting_created
 
     @property
@@ -302,6 +305,7 @@ class RealtimeSession:
         self._turn_ended_at = self.clock()
 
     def clear_audio(self) -> None:
+        """Drop the audio appended to the input buffer (``input_audio_buffer.clear``)."""
         self._send(InputAudioBufferClear())
 
     def send_text(self, text: str) -> str:

@@ -31,7 +31,7 @@ SECRET = "test-key-FAKE-client-0123456789abcdef"
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def until(events: AsyncIterator[AppEvent], kind: type, limit_s: float = 5.0) -> list[AppEvent]:

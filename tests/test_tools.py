@@ -443,7 +443,7 @@ async def test_get_current_time_unknown_zone(zone: str) -> None:
 
 def from_settings() -> ToolRegistry:
     """The registry as the app builds it: the environment read by ``realtime.config`` only."""
-    return build_registry(**Settings(_env_file=None).tool_options())  # type: ignore[call-arg]
+    return build_registry(**Settings(_env_file=None).tool_options())
 
 
 def test_build_registry_from_the_settings_the_environment_feeds(monkeypatch: pytest.MonkeyPatch) -> None:

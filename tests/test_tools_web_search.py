@@ -79,7 +79,7 @@ async def test_env_configuration(fake: FakeTavily, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TAVILY_API_KEY", KEY)
     monkeypatch.setenv("TAVILY_BASE_URL", fake.base_url + "/")
     monkeypatch.setenv("TOOLS_ENABLED", "web_search")
-    registry = build_registry(**Settings(_env_file=None).tool_options())  # type: ignore[call-arg]
+    registry = build_registry(**Settings(_env_file=None).tool_options())
     assert registry.names == ["web_search"]
     assert "Paris" in loads(await registry.call("web_search", '{"query": "paris"}'))["answer"]
 
