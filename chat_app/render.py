@@ -15,7 +15,6 @@ from realtime.config import Settings
 from realtime.redaction import secret_values
 
 __all__ = [
-    "SILENT_ERROR_CODES",
     "Stats",
     "describe_error",
     "describe_provider",
@@ -24,9 +23,6 @@ __all__ = [
     "redact",
     "secrets_of",
 ]
-
-# Error codes the core recovers from by itself: not worth a person's attention (PROTOCOL.md "Responses").
-SILENT_ERROR_CODES = frozenset({"conversation_already_has_active_response", "response_cancel_not_active"})
 
 _ERROR_TEXT: dict[str, str] = {
     "invalid_api_key": "The service did not accept the API key. Check OPENAI_API_KEY (or AZURE_OPENAI_API_KEY).",
@@ -52,8 +48,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return redaction.redact(text, secrets)
 
 
-def describe_error(code: str | None, message: str, *, fatal: bool = False) -> str:
-    """One or two sentences for a person about a service error (``code`` as in the Realtime ``error`` event)."""
+def describe_error(code: str | None, message: str, *, fatal: bool = False, retryable: bool = False) -> str:
+    """One or two sentences for a person about a service error (``code`` as in the Realtime ``error`` event; the
+    session classified it as ``fatal`` or ``retryable``, ``realtime.session.classify_error``): the words only."""
     text = _ERROR_TEXT.get(code or "")
     if text is None:
         detail = message.strip() or "no details given"
@@ -62,6 +59,8 @@ def describe_error(code: str | None, message: str, *, fatal: bool = False) -> st
             text += "."
     if fatal:
         text += " The conversation cannot go on; fix the setting and start a new chat."
+    elif retryable and code not in _ERROR_TEXT:
+        text += " Try again in a moment."
     return text
 
 

@@ -41,13 +41,13 @@ from realtime.events import (
     ToolCallStarted,
     UserTranscript,
 )
-from realtime.protocol import SAMPLE_RATE
+from realtime.protocol import BYTES_PER_MS, SAMPLE_RATE
 from realtime.providers import Provider
 from realtime.transport import Connector
 
 __all__ = ["Composition", "Transcript", "load_audio", "main"]
 
-CHUNK_BYTES = 24_000 * 2  # 1 s of PCM16 per input_audio_buffer.append
+CHUNK_BYTES = 1000 * BYTES_PER_MS  # 1 s of PCM16 per input_audio_buffer.append
 
 
 class CliError(Exception):
@@ -59,7 +59,7 @@ class CliError(Exception):
 
 
 def load_audio(path: Path) -> bytes:
-    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at 24000 Hz.
+    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at ``SAMPLE_RATE`` (24000) Hz.
 
     Raises :class:`CliError` (exit 2) when the file is missing, unreadable or silent-empty.
     """
@@ -75,7 +75,8 @@ def load_audio(path: Path) -> bytes:
     mono = samples.mean(axis=1)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE)
-    return (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return pcm
 
 
 def _chunks(pcm: bytes, size: int = CHUNK_BYTES) -> Iterator[bytes]:
@@ -136,12 +137,9 @@ class Transcript:
             if event.status in ("failed", "incomplete"):
                 reason = (event.status_details or {}).get("error") or (event.status_details or {}).get("reason")
                 raise CliError(f"the response {event.status}" + (f": {reason}" if reason else ""), 1)
-            return self._pending_tools == 0 and not self._had_tool_calls(event.response_id)
+            # A response whose calls run is followed by exactly one more response (with the calls' outputs).
+            return self._pending_tools == 0 and event.function_calls == 0
         return False
-
-    def _had_tool_calls(self, response_id: str) -> bool:
-        # A response whose calls ran is followed by exactly one more response (with the calls' outputs).
-        return any(c.get("response_id") == response_id for c in self.tool_calls)
 
     def _end_line(self) -> None:
         if self._streaming is not None:

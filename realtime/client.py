@@ -191,9 +191,9 @@ class RealtimeClient:
     async def update_session(self, **changes: Any) -> None:
         """Change fields of :class:`SessionOptions` (voice, instructions, turn_detection, transcription_model,
         output_modalities) on the live session."""
-        self.options = self.options.model_copy(update=changes)
-        SessionOptions.model_validate(self.options.model_dump())  # raises ValidationError for bad values
-        self.session.update_options(self.options)
+        options = SessionOptions.model_validate({**self.options.model_dump(), **changes})  # ValidationError first
+        self.options = options
+        self.session.update_options(options)
         await self._flush()
 
     async def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from realtime.protocol import (
+    SAMPLE_RATE,
     AudioConfig,
     AudioFormat,
     AudioInputConfig,
@@ -101,6 +102,7 @@ class Settings(BaseSettings):
         return "local"
 
     def default_session_options(self) -> SessionOptions:
+        """The :class:`SessionOptions` of a new session, from these settings."""
         return SessionOptions(
             voice=self.realtime_voice,
             instructions=self.realtime_instructions,
@@ -135,7 +137,7 @@ class SessionOptions(BaseModel):
                 create_response=True,
                 interrupt_response=True,
             )
-        pcm = AudioFormat(type="audio/pcm", rate=24000)
+        pcm = AudioFormat(type="audio/pcm", rate=SAMPLE_RATE)
         transcription = InputTranscription(model=self.transcription_model) if self.transcription_model else None
         return SessionConfig(
             instructions=self.instructions,

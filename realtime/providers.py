@@ -37,7 +37,9 @@ class ConfigurationError(ValueError):
 class TokenCredential(Protocol):
     """The async ``azure.identity.aio`` credential shape: ``get_token(scope)`` returns an object with ``.token``."""
 
-    async def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """An access token for ``scopes`` (an object with ``.token``)."""
+        ...
 
 
 @dataclass(frozen=True)

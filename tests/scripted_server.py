@@ -54,7 +54,7 @@ class ScriptedServer:
 
     async def __aenter__(self) -> ScriptedServer:
         self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
-        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else 0
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
 
     async def __aexit__(self, *exc: object) -> None:

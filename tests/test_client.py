@@ -31,7 +31,7 @@ SECRET = "test-key-FAKE-client-0123456789abcdef"
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def until(events: AsyncIterator[AppEvent], kind: type, limit_s: float = 5.0) -> list[AppEvent]:
@@ -312,3 +312,16 @@ def test_the_client_library_does_not_import_the_tools() -> None:
 
     assert "tools" not in realtime.client.__dict__
     assert not hasattr(realtime.client, "ToolRunner") and not hasattr(RealtimeClient, "_run_tools")
+
+
+async def test_a_bad_session_update_changes_nothing_and_later_updates_work() -> None:
+    from pydantic import ValidationError
+
+    server = ScriptedServer()
+    async with RealtimeClient(local_in_process(), connector=server.connector()) as client:
+        before = client.options
+        with pytest.raises(ValidationError):
+            await client.update_session(turn_detection="sometimes")
+        assert client.options == before
+        await client.update_session(voice="verse")  # raised before the fix: the bad value had been stored
+        assert client.options.voice == "verse" and client.options.turn_detection == before.turn_detection

@@ -16,7 +16,7 @@ SECRET = "test-key-THIS-IS-A-FAKE-KEY-1234567890"
 
 def settings(**values: Any) -> Settings:
     # _env_file=None: the developer's own .env must not leak into tests.
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def test_provider_inference_order(monkeypatch: pytest.MonkeyPatch) -> None:
     assert both.provider_name() == "openai"
     assert settings(openai_api_key=SECRET, realtime_provider="local").provider_name() == "local"
     monkeypatch.setenv("REALTIME_PROVIDER", "azure")
-    assert Settings(_env_file=None).provider_name() == "azure"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).provider_name() == "azure"
 
 
 async def test_openai_provider_url_and_bearer_header() -> None:

@@ -80,7 +80,7 @@ def test_long_text_is_redacted_in_linear_time(redactor: Redactor) -> None:
 
 
 def test_secret_values_of_the_settings_include_the_auth_secret() -> None:
-    s = Settings(_env_file=None, openai_api_key=OPENAI_KEY, tavily_api_key=TAVILY_KEY, chainlit_auth_secret=AUTH_SECRET)  # type: ignore[call-arg]
+    s = Settings(_env_file=None, openai_api_key=OPENAI_KEY, tavily_api_key=TAVILY_KEY, chainlit_auth_secret=AUTH_SECRET)
     assert sorted(secret_values(s)) == sorted([OPENAI_KEY, TAVILY_KEY, AUTH_SECRET])
 
 

@@ -97,6 +97,7 @@ class Tool:
         return {"type": "function", "name": self.name, "description": self.description, "parameters": self.parameters}
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly (no validation, no timeout)."""
         return await self.func(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -176,6 +177,7 @@ class ToolRegistry:
         return len(self._tools)
 
     def get(self, name: str) -> Tool | None:
+        """The tool named ``name``, or None."""
         return self._tools.get(name)
 
     def timeout_for(self, name: str) -> float:

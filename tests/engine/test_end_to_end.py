@@ -34,7 +34,7 @@ def client_with(settings: Settings, registry: ToolRegistry) -> RealtimeClient:
 
 
 def local_settings(engine: LocalRealtimeServer, **extra: Any) -> Settings:
-    return Settings(_env_file=None, realtime_provider="local", local_engine_url=engine.url, **extra)  # type: ignore[call-arg]
+    return Settings(_env_file=None, realtime_provider="local", local_engine_url=engine.url, **extra)
 
 
 async def turn(rt: RealtimeClient, events: Any, *, responses: int) -> list[AppEvent]:
