@@ -125,9 +125,10 @@ class SileroVadStream:
             ctx[1:] = frames[:-1, -CONTEXT:]
         self._context = frames[-1, -CONTEXT:].copy()
         probs, self._h, self._c = self._model.run(np.concatenate((ctx, frames), axis=1), self._h, self._c)
-        return self._decide(probs)
+        return self._decide(probs, frames)
 
-    def _decide(self, probs: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
+    def _decide(self, probs: np.ndarray, frames: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
+        """Boundaries from the speech probabilities ``probs`` ``[n]`` of the 16 kHz ``frames`` ``[n, 512]``."""
         events: list[VadSpeechStarted | VadSpeechStopped] = []
         start = self._done
         self._done += probs.size * FRAME
