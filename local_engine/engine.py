@@ -1,70 +1,225 @@
-"""One Realtime session of the local engine: the protocol's state over VAD, ASR, a reply generator and TTS.
+"""One Realtime session of the local engine as a state machine with no I/O (no asyncio, no sockets, no models).
 
-:class:`EngineSession` is fed GA client events (dicts) by the transport (``local_engine.server``) and sends GA
-server events through the ``send`` callable it was given; the transport maps the preview dialect at the edge.
+Client events and stage results go in; server events and commands come out, as in python-websockets'
+``protocol.py`` and :mod:`realtime.session`:
+
+- :meth:`EngineState.receive` takes one client event (a JSON text frame or a decoded GA dict);
+- the stage results: :meth:`~EngineState.vad_result` (speech boundaries of fed audio),
+  :meth:`~EngineState.transcribed` / :meth:`~EngineState.transcription_failed`,
+  :meth:`~EngineState.reply_sentence` / :meth:`~EngineState.reply_function_call` / :meth:`~EngineState.reply_done`
+  / :meth:`~EngineState.reply_failed`, :meth:`~EngineState.speech_audio` / :meth:`~EngineState.speech_done` /
+  :meth:`~EngineState.speech_failed`;
+- :meth:`EngineState.events_to_send` hands out the server events (:mod:`realtime.protocol` models, GA shape) and
+  :meth:`EngineState.commands_to_run` the work to do (:class:`ConfigureVad`, :class:`FeedVad`, :class:`ResetVad`,
+  :class:`Transcribe`, :class:`Generate`, :class:`Speak`, :class:`Cancel`). :mod:`local_engine.runner` carries
+  them out with the stages and feeds the results back.
+
 It keeps what the service keeps (OpenAI Realtime API reference, "Client events" and "Server events"):
 
-- the session configuration (``session.created`` / ``session.updated`` echo all of it);
-- the input audio buffer (``input_audio_buffer.append`` / ``commit`` / ``clear``) with ``server_vad`` turn
-  detection: ``speech_started`` / ``speech_stopped`` carry ``audio_start_ms`` / ``audio_end_ms`` in ms of all
-  audio appended in the session, and the speech is committed as a user item;
-- the conversation (``conversation.item.create`` / ``delete`` / ``truncate``), capped at :data:`MAX_ITEMS`;
-- responses (``response.create`` / ``cancel``), one active at a time: text from the reply generator, spoken
-  sentence by sentence; function calls as ``function_call`` items;
+- the session configuration (``session.created`` / ``session.updated`` echo it);
+- the input audio buffer (``input_audio_buffer.append`` / ``commit`` / ``clear``) with turn detection:
+  ``speech_started`` / ``speech_stopped`` carry ``audio_start_ms`` / ``audio_end_ms`` in ms of all audio appended
+  in the session, and the speech is committed as a user item;
+- the conversation (``conversation.item.create`` / ``delete`` / ``truncate``), capped at :attr:`Limits.max_items`
+  items and :attr:`Limits.max_conversation_chars` characters;
+- responses (``response.create`` / ``cancel``), one active at a time. A response ends with exactly one
+  ``response.done`` whatever happens: a cancel (by the client or by the user's speech) finishes it at once, and
+  results that come later for it are ignored, so no stage can leave the session waiting;
 - errors with the service's codes for bad client events; none of them ends the session.
 
-Audio is PCM16 little-endian mono at 24000 Hz (48 bytes per ms), base64 in JSON.
+Time is the stream time of the input audio (ms counted from the bytes appended), so no clock is needed. Audio is
+PCM16 little-endian mono at 24000 Hz (48 bytes per ms), base64 in JSON.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import copy
+import dataclasses
 import logging
-import re
 import secrets
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import ValidationError
 
-from local_engine.stages import (
-    FunctionCall,
-    ReplyError,
-    ReplyGenerator,
-    ReplyRequest,
-    Synthesizer,
-    TextPiece,
-    Transcriber,
-    VadSpeechStarted,
-    VadStream,
+from local_engine.stages import FunctionCall, ReplyRequest, VadSpeechStarted, VadSpeechStopped
+from realtime.protocol import (
+    BYTES_PER_MS,
+    MAX_APPEND_BYTES,
+    SAMPLE_RATE,
+    ContentPart,
+    ConversationItem,
+    ConversationItemAdded,
+    ConversationItemDeleted,
+    ConversationItemDone,
+    ConversationItemTruncated,
+    ErrorDetail,
+    ErrorEvent,
+    InputAudioBufferCleared,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionDelta,
+    InputAudioTranscriptionFailed,
+    ProtocolError,
+    RateLimitsUpdated,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
+    ResponseCreated,
+    ResponseDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
+    ResponseObject,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseOutputTextDelta,
+    ResponseOutputTextDone,
+    ServerEvent,
+    SessionConfig,
+    SessionCreated,
+    SessionUpdated,
+    parse_client_event,
 )
-from realtime.protocol import BYTES_PER_MS, MAX_APPEND_BYTES, SAMPLE_RATE, ProtocolError, parse_client_event
 
-__all__ = ["MAX_BUFFER_MS", "MAX_ITEMS", "EngineSession", "EngineStages", "default_session"]
+__all__ = [
+    "Cancel",
+    "ClientError",
+    "Command",
+    "ConfigureVad",
+    "EngineState",
+    "FeedVad",
+    "Generate",
+    "Limits",
+    "ResetVad",
+    "Speak",
+    "Transcribe",
+    "VadParams",
+    "default_session",
+]
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
-Send = Callable[[Json], Awaitable[None]]
 
-MAX_ITEMS = 200
-"""Conversation items kept per session; older ones are forgotten (the reply generator sees the rest)."""
-MAX_BUFFER_MS = 10 * 60 * 1000
-"""Input audio kept uncommitted at most (10 min); older audio is dropped, so memory stays bounded."""
-IDLE_KEEP_MS = 2000
-"""With server VAD and no speech in progress, only this much recent audio is kept (for ``prefix_padding_ms``)."""
-MIN_COMMIT_MS = 100
-"""``input_audio_buffer.commit`` needs at least this much audio (error ``input_audio_buffer_commit_empty``)."""
-AUDIO_DELTA_MS = 100
-"""Audio deltas are cut into pieces of at most this many ms."""
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-session bounds. Sizes in characters of text, ms of audio (48 bytes per ms)."""
+
+    max_items: int = 200
+    """Conversation items kept; the oldest are forgotten (the reply generator sees the rest)."""
+    max_conversation_chars: int = 2_000_000
+    """Text kept in the conversation (texts, transcripts, arguments, outputs); the oldest items are forgotten."""
+    max_text_chars: int = 256 * 1024
+    """One string of an item (text, transcript, function arguments or output); longer: ``string_above_max_length``."""
+    max_instructions_chars: int = 64 * 1024
+    """``instructions`` of ``session.update`` / ``response.create``; longer: ``string_above_max_length``."""
+    max_tools: int = 128
+    """Function tools of a session or response; more: ``array_above_max_length``."""
+    max_buffer_ms: int = 10 * 60 * 1000
+    """Input audio kept uncommitted; older audio is dropped, so memory stays bounded."""
+    idle_keep_ms: int = 2000
+    """With turn detection and no speech in progress, only this much recent audio is kept (prefix padding)."""
+    min_commit_ms: int = 100
+    """``input_audio_buffer.commit`` needs this much audio (else ``input_audio_buffer_commit_empty``)."""
+    max_transcribe_ms: int = 30_000
+    """Audio transcribed per user item (the first ms of it): bounds the recognizer's work per turn."""
+
+
+# ------------------------------------------------------------------------------------------------------ commands
+
+
+@dataclass(frozen=True, slots=True)
+class VadParams:
+    """Turn detection settings for a VAD stream: ``threshold`` 0..1, paddings in ms."""
+
+    threshold: float
+    prefix_padding_ms: int
+    silence_duration_ms: int
+    semantic: bool = False
+    eagerness: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigureVad:
+    """Replace the session's VAD stream (``None``: no turn detection). Results of older streams are stale."""
+
+    generation: int
+    params: VadParams | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedVad:
+    """Feed appended audio to the VAD stream; answer with :meth:`EngineState.vad_result` (same ``generation``).
+    ``end_ms``: stream time at the end of ``pcm``."""
+
+    generation: int
+    pcm: bytes
+    end_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResetVad:
+    """Make the VAD stream forget the speech in progress (``VadStream.reset``)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribe:
+    """Recognise ``pcm`` (a user item's ``input_audio`` part); answer with :meth:`EngineState.transcribed` or
+    :meth:`EngineState.transcription_failed`. ``job``: the id to cancel it by."""
+
+    job: str
+    item_id: str
+    content_index: int
+    pcm: bytes
+    language: str | None = None
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Generate:
+    """Generate the reply of response ``job`` from ``request``; stream it back as sentences and function calls
+    (:meth:`EngineState.reply_sentence`, :meth:`~EngineState.reply_function_call`), then
+    :meth:`~EngineState.reply_done` or :meth:`~EngineState.reply_failed`."""
+
+    job: str
+    request: ReplyRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    """Synthesise one sentence of response ``job`` into item ``item_id``; stream the audio back with
+    :meth:`EngineState.speech_audio`, then :meth:`~EngineState.speech_done` (or ``speech_failed``)."""
+
+    job: str
+    item_id: str
+    text: str
+    voice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Stop the work of ``job`` (a response's generation and speech, or a transcription); its later results
+    are ignored."""
+
+    job: str
+
+
+Command = ConfigureVad | FeedVad | ResetVad | Transcribe | Generate | Speak | Cancel
+
+
+# ------------------------------------------------------------------------------------------------------ state
 
 
 def _new_id(prefix: str) -> str:
@@ -72,7 +227,7 @@ def _new_id(prefix: str) -> str:
 
 
 def default_session(model: str) -> Json:
-    """The GA session object a new connection starts with (OpenAI's documented defaults)."""
+    """The GA session object a new connection starts with (OpenAI's documented defaults, "Session object")."""
     return {
         "type": "realtime",
         "object": "realtime.session",
@@ -114,25 +269,6 @@ class ClientError(Exception):
 
 
 @dataclass
-class EngineStages:
-    """The models a session uses, shared by all sessions of a process. ``vad`` makes one stream per session
-    from ``(threshold, prefix_padding_ms, silence_duration_ms)``."""
-
-    vad: Callable[[float, int, int], VadStream]
-    transcriber: Transcriber
-    synthesizer: Synthesizer
-    replies: ReplyGenerator
-
-
-@dataclass
-class _Input:
-    """A user audio item's recognised words: resolved once speech recognition finished."""
-
-    transcript: asyncio.Future[str]
-    audio_ms: float = 0.0
-
-
-@dataclass
 class _Spoken:
     """What an assistant audio item said: each sentence with the ms of audio where it starts and ends."""
 
@@ -144,127 +280,254 @@ class _Spoken:
 
 
 @dataclass
+class _Message:
+    """An assistant message item being streamed."""
+
+    item: Json
+    index: int
+    audio: bool
+    text: str = ""
+    spoken: _Spoken = field(default_factory=_Spoken)
+
+
+@dataclass
+class _Speaking:
+    """The sentence being synthesised: where its audio starts, and how far it got."""
+
+    sentence: str
+    start_ms: float
+    ms: float
+
+
+@dataclass
 class _Response:
     id: str
-    task: asyncio.Task[None] | None = None
+    modalities: list[str]
+    in_conversation: bool
+    request: ReplyRequest | None  # until generation starts
+    voice: str | None
     output: list[Json] = field(default_factory=list)
-    status: str = "in_progress"
-    status_details: Json | None = None
-    in_conversation: bool = True
-    modalities: list[str] = field(default_factory=lambda: ["audio"])
+    queue: deque[str | FunctionCall] = field(default_factory=deque)
+    message: _Message | None = None
+    speaking: _Speaking | None = None
+    waiting: bool = True  # for the user's words in the conversation
+    generated: bool = False
+    call_ids: set[str] = field(default_factory=set)
     text_chars_out: int = 0
     audio_ms_out: float = 0.0
     input_chars: int = 0
     input_audio_ms: float = 0.0
 
 
-class EngineSession:
-    """The state of one connection. ``send`` writes a GA server event (it must not raise on a closed peer)."""
+_KNOWN_EVENTS = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.delete",
+    "conversation.item.truncate",
+    "response.create",
+    "response.cancel",
+)
 
-    def __init__(self, stages: EngineStages, send: Send, *, model: str = "gpt-realtime") -> None:
-        self._stages = stages
-        self._send = send
-        self.session = default_session(model)
+
+class EngineState:
+    """The protocol state of one connection (see the module docstring). ``new_id`` makes ids (``item``,
+    ``resp``, ``event``... prefixes); tests may pass a deterministic one."""
+
+    def __init__(
+        self,
+        *,
+        model: str = "gpt-realtime",
+        limits: Limits | None = None,
+        new_id: Callable[[str], str] = _new_id,
+    ) -> None:
+        self.limits = limits or Limits()
+        self._new_id = new_id
+        self.session: Json = default_session(model)
         self.items: OrderedDict[str, Json] = OrderedDict()
-        self._inputs: dict[str, _Input] = {}
+        self._item_chars: dict[str, int] = {}
+        self._conversation_chars = 0
+        self._inputs: dict[str, float] = {}  # user audio item -> ms of audio it holds
+        self._pending: dict[str, tuple[str, int]] = {}  # transcription job -> (item id, content index)
         self._spoken: dict[str, _Spoken] = {}
         self._buffer = bytearray()
         self._buffer_start_ms = 0.0  # stream time of the buffer's first byte
-        self._vad: VadStream | None = None
+        self._vad_generation = 0
+        self._vad_on = False
+        self._vad_ms = 0.0  # stream time up to which the VAD has answered
         self._speech_item: str | None = None
         self._speech_start_ms: int | None = None
         self._response: _Response | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._events: list[ServerEvent] = []
+        self._commands: list[Command] = []
         self._closed = False
+
+    # -------------------------------------------------------------------------------------------- outputs
+
+    def events_to_send(self) -> list[ServerEvent]:
+        """The server events produced since the last call, in order (GA shape; ``to_wire()`` gives the dict)."""
+        events, self._events = self._events, []
+        return events
+
+    def commands_to_run(self) -> list[Command]:
+        """The commands produced since the last call, in order."""
+        commands, self._commands = self._commands, []
+        return commands
+
+    @property
+    def response_id(self) -> str | None:
+        """The active response's id, or ``None``."""
+        return self._response.id if self._response else None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of uncommitted input audio held."""
+        return len(self._buffer)
+
+    def tracked(self) -> dict[str, int]:
+        """Sizes of everything the state keeps (for leak checks)."""
+        return {
+            "items": len(self.items),
+            "inputs": len(self._inputs),
+            "pending": len(self._pending),
+            "spoken": len(self._spoken),
+            "item_chars": len(self._item_chars),
+            "buffer": len(self._buffer),
+            "events": len(self._events),
+            "commands": len(self._commands),
+        }
+
+    def _emit(self, event: ServerEvent) -> None:
+        if self._closed:
+            return
+        event.event_id = self._new_id("event")
+        self._events.append(event)
+
+    def _run(self, command: Command) -> None:
+        if not self._closed:
+            self._commands.append(command)
+
+    def _error(self, exc: ClientError, event_id: str | None) -> None:
+        detail = ErrorDetail(type=exc.kind, code=exc.code, message=str(exc), param=exc.param, event_id=event_id)
+        self._emit(ErrorEvent(type="error", error=detail))
+
+    # -------------------------------------------------------------------------------------------- lifecycle
+
+    def open(self) -> None:
+        """Start the session: ``session.created`` and the VAD stream."""
+        self._emit(SessionCreated(type="session.created", session=self._session_model()))
         self._configure_vad()
 
-    # ------------------------------------------------------------------------------------------ lifecycle
-
-    async def open(self) -> None:
-        await self._emit({"type": "session.created", "session": copy.deepcopy(self.session)})
-
-    async def close(self) -> None:
-        """Stop everything this session started (its response, transcriptions)."""
+    def close(self) -> None:
+        """The connection ended: cancel all work; nothing more is emitted."""
+        if self._response is not None:
+            self._run(Cancel(self._response.id))
+        for job in list(self._pending):
+            self._run(Cancel(job))
         self._closed = True
-        tasks = list(self._tasks)
-        if self._response and self._response.task:
-            tasks.append(self._response.task)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        self._response = None
+        self._pending.clear()
+        self._buffer.clear()
+        self._events.clear()
 
-    async def _emit(self, event: Json) -> None:
-        if self._closed and event.get("type") not in ("error",):
-            return
-        event.setdefault("event_id", _new_id("event"))
-        await self._send(event)
+    def _session_model(self) -> SessionConfig:
+        return SessionConfig.model_validate(copy.deepcopy(self.session))
 
-    async def _error(self, exc: ClientError, event_id: str | None) -> None:
-        await self._emit(
-            {
-                "type": "error",
-                "error": {
-                    "type": exc.kind,
-                    "code": exc.code,
-                    "message": str(exc),
-                    "param": exc.param,
-                    "event_id": event_id,
-                },
-            }
-        )
+    # -------------------------------------------------------------------------------------------- dispatch
 
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    # ------------------------------------------------------------------------------------------ dispatch
-
-    async def handle(self, data: Json | str | bytes) -> None:
+    def receive(self, data: Json | str | bytes) -> None:
         """Handle one client event (a decoded GA dict, or a raw frame). Never raises for bad input: it answers
         with an ``error`` event and the session goes on."""
+        if self._closed:
+            return
         event_id = data.get("event_id") if isinstance(data, dict) else None
+        event_id = event_id if isinstance(event_id, str) else None
         try:
             try:
                 event = parse_client_event(data)
             except ProtocolError as exc:
                 code = "invalid_json" if str(exc).startswith("frame is not valid JSON") else "invalid_value"
-                raise ClientError(str(exc), code, "type") from None
+                raise ClientError(str(exc)[:300], code, "type") from None
             except ValidationError as exc:
                 first = exc.errors()[0]
-                param = ".".join(str(p) for p in first["loc"])
+                param = ".".join(str(p) for p in first["loc"])[:200]
                 code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
-                raise ClientError(f"Invalid '{param}': {first['msg']}", code, param) from None
+                raise ClientError(f"Invalid '{param}': {first['msg'][:200]}", code, param) from None
             event_id = event.event_id
-            handler = self._handlers.get(event.type)
-            if handler is None:
+            if event.type not in _KNOWN_EVENTS:
                 raise ClientError(
-                    f"Invalid value: '{event.type[:80]}'. Supported values are: {', '.join(self._handlers)}.",
+                    f"Invalid value: '{event.type[:80]}'. Supported values are: {', '.join(_KNOWN_EVENTS)}.",
                     "invalid_value",
                     "type",
                 )
-            await handler(self, event.to_wire())
+            self._dispatch(event.type, event.to_wire())
         except ClientError as exc:
-            await self._error(exc, event_id)
+            self._error(exc, event_id)
         except Exception as exc:  # a bug of ours must not end the user's conversation
             log.exception("client event failed")
-            await self._error(ClientError(f"The server failed on this event ({type(exc).__name__}).",
-                                          "server_error", kind="server_error"), event_id)  # fmt: skip
+            error = ClientError(f"The server failed on this event ({type(exc).__name__}).", "server_error",
+                                kind="server_error")  # fmt: skip
+            self._error(error, event_id)
 
-    # ------------------------------------------------------------------------------------------ session
+    def _dispatch(self, kind: str, event: Json) -> None:
+        if kind == "session.update":
+            self._session_update(event)
+        elif kind == "input_audio_buffer.append":
+            self._append(event)
+        elif kind == "input_audio_buffer.commit":
+            self._commit()
+        elif kind == "input_audio_buffer.clear":
+            self._clear()
+        elif kind == "conversation.item.create":
+            self._item_create(event)
+        elif kind == "conversation.item.delete":
+            self._item_delete(event)
+        elif kind == "conversation.item.truncate":
+            self._item_truncate(event)
+        elif kind == "response.create":
+            self._response_create(event)
+        else:
+            self._response_cancel(event)
 
-    async def _session_update(self, event: Json) -> None:
+    # -------------------------------------------------------------------------------------------- session
+
+    def _check_instructions(self, value: object, param: str) -> None:
+        if isinstance(value, str) and len(value) > self.limits.max_instructions_chars:
+            raise ClientError(
+                f"Invalid '{param}': string too long. Expected a string with maximum length "
+                f"{self.limits.max_instructions_chars}, but got a string with length {len(value)} instead.",
+                "string_above_max_length",
+                param,
+            )
+
+    def _check_tools(self, value: object, param: str) -> None:
+        if isinstance(value, list) and len(value) > self.limits.max_tools:
+            raise ClientError(
+                f"Invalid '{param}': array too long. Expected an array with maximum length {self.limits.max_tools}, "
+                f"but got an array with length {len(value)} instead.",
+                "array_above_max_length",
+                param,
+            )
+
+    def _session_update(self, event: Json) -> None:
         update = event.get("session") or {}
         if update.get("type") not in (None, "realtime"):
             raise ClientError("The local engine serves realtime sessions only.", "invalid_value", "session.type")
+        self._check_instructions(update.get("instructions"), "session.instructions")
+        self._check_tools(update.get("tools"), "session.tools")
         merged = copy.deepcopy(self.session)
         for key, value in update.items():
             if key in ("id", "object", "type"):
                 continue
-            if key == "audio" and isinstance(value, dict):
+            if key == "audio":
+                if not isinstance(value, dict):
+                    raise ClientError(
+                        "Invalid type for 'session.audio': expected an object, but got null instead.",
+                        "invalid_type",
+                        "session.audio",
+                    )
                 for side in ("input", "output"):
                     if isinstance(value.get(side), dict):
                         merged["audio"][side].update(copy.deepcopy(value[side]))
@@ -296,17 +559,17 @@ class EngineSession:
                     "decimal_above_max_value",
                     "session.audio.input.turn_detection.threshold",
                 )
-        previous = self.session
+            for name in ("prefix_padding_ms", "silence_duration_ms"):
+                value = turn.get(name)
+                if value is not None and not 0 <= int(value) <= 10_000:
+                    raise ClientError(
+                        f"{name} must be between 0 and 10000.",
+                        "invalid_value",
+                        f"session.audio.input.turn_detection.{name}",
+                    )
         self.session = merged
-        try:
-            self._configure_vad()
-        except ValueError as exc:
-            self.session = previous
-            self._configure_vad()
-            raise ClientError(
-                f"Invalid turn_detection: {exc}", "invalid_value", "session.audio.input.turn_detection"
-            ) from None
-        await self._emit({"type": "session.updated", "session": copy.deepcopy(self.session)})
+        self._configure_vad()
+        self._emit(SessionUpdated(type="session.updated", session=self._session_model()))
 
     def _turn_detection(self) -> Json | None:
         turn = self.session["audio"]["input"].get("turn_detection")
@@ -314,49 +577,61 @@ class EngineSession:
 
     def _configure_vad(self) -> None:
         turn = self._turn_detection()
-        if turn is None:
-            self._vad = None
-            return
-        if turn.get("type") == "semantic_vad":
-            # No semantic model here: eagerness maps to how long a pause ends the turn.
-            silence = {"low": 1200, "medium": 700, "high": 350}.get(turn.get("eagerness") or "auto", 700)
-            threshold, padding = 0.5, 300
-        else:
-            silence = int(turn.get("silence_duration_ms") or 500)
-            threshold = float(_or(turn.get("threshold"), 0.5))
-            padding = int(_or(turn.get("prefix_padding_ms"), 300))
-        self._vad = self._stages.vad(threshold, padding, silence)
+        self._vad_generation += 1
         self._speech_item = None
         self._speech_start_ms = None
+        self._vad_ms = self._stream_ms
+        if turn is None:
+            self._vad_on = False
+            self._run(ConfigureVad(self._vad_generation, None))
+            return
+        if turn.get("type") == "semantic_vad":
+            # Without a semantic model, eagerness maps to how long a pause ends the turn.
+            eagerness = str(turn.get("eagerness") or "auto")
+            silence = {"low": 1200, "medium": 700, "high": 350}.get(eagerness, 700)
+            params = VadParams(0.5, 300, silence, semantic=True, eagerness=eagerness)
+        else:
+            params = VadParams(
+                threshold=float(_or(turn.get("threshold"), 0.5)),
+                prefix_padding_ms=int(_or(turn.get("prefix_padding_ms"), 300)),
+                silence_duration_ms=int(turn.get("silence_duration_ms") or 500),
+            )
+        self._vad_on = True
+        self._run(ConfigureVad(self._vad_generation, params))
 
-    # ------------------------------------------------------------------------------------------ input audio
+    # -------------------------------------------------------------------------------------------- input audio
 
     @property
     def _stream_ms(self) -> float:
         return self._buffer_start_ms + len(self._buffer) / BYTES_PER_MS
 
-    async def _append(self, event: Json) -> None:
-        try:
-            pcm = base64.b64decode(event.get("audio") or "", validate=True)
-        except (binascii.Error, ValueError):
-            raise ClientError("Invalid 'audio': not base64.", "invalid_value", "audio") from None
-        if len(pcm) > MAX_APPEND_BYTES:
-            raise ClientError("Invalid 'audio': more than 15 MiB in one append.", "invalid_value", "audio")
-        if len(pcm) % 2:
-            raise ClientError(
-                "Invalid 'audio': PCM16 needs an even number of bytes (2 per sample).", "invalid_value", "audio"
-            )
+    def _append(self, event: Json) -> None:
+        pcm = _decode_audio(event.get("audio") or "", "audio")
         self._buffer += pcm
-        if self._vad is not None:
-            for boundary in self._vad.feed(pcm):
-                if isinstance(boundary, VadSpeechStarted):
-                    await self._speech_started(boundary.audio_start_ms)
-                else:
-                    await self._speech_stopped(boundary.audio_end_ms)
-            if self._speech_item is None:
-                self._drop_before(self._stream_ms - IDLE_KEEP_MS)
-        if len(self._buffer) > MAX_BUFFER_MS * BYTES_PER_MS:
-            self._drop_before(self._stream_ms - MAX_BUFFER_MS)
+        if self._vad_on:
+            self._run(FeedVad(self._vad_generation, pcm, self._stream_ms))
+        self._bound_buffer()
+
+    def _bound_buffer(self) -> None:
+        if self._vad_on and self._speech_item is None:
+            self._drop_before(min(self._vad_ms, self._stream_ms) - self.limits.idle_keep_ms)
+        if len(self._buffer) > self.limits.max_buffer_ms * BYTES_PER_MS:
+            self._drop_before(self._stream_ms - self.limits.max_buffer_ms)
+
+    def vad_result(
+        self, generation: int, end_ms: float, boundaries: Sequence[VadSpeechStarted | VadSpeechStopped]
+    ) -> None:
+        """The VAD stream of ``generation`` processed the audio up to stream time ``end_ms`` (a :class:`FeedVad`'s)
+        and found ``boundaries``, in order. Results of a replaced or reset stream are ignored."""
+        if self._closed or generation != self._vad_generation:
+            return
+        for boundary in boundaries:
+            if isinstance(boundary, VadSpeechStarted):
+                self._speech_started(boundary.audio_start_ms)
+            else:
+                self._speech_stopped(boundary.audio_end_ms)
+        self._vad_ms = max(self._vad_ms, end_ms)
+        self._bound_buffer()
 
     def _drop_before(self, ms: float) -> None:
         cut = int((ms - self._buffer_start_ms) * BYTES_PER_MS) & ~1
@@ -372,60 +647,64 @@ class EngineSession:
         self._drop_before(end_ms)
         return pcm
 
-    async def _speech_started(self, audio_start_ms: int) -> None:
-        self._speech_item = _new_id("item")
+    def _speech_started(self, audio_start_ms: int) -> None:
+        self._speech_item = self._new_id("item")
         self._speech_start_ms = audio_start_ms
-        await self._emit(
-            {
-                "type": "input_audio_buffer.speech_started",
-                "audio_start_ms": audio_start_ms,
-                "item_id": self._speech_item,
-            }
+        self._emit(
+            InputAudioBufferSpeechStarted(
+                type="input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=self._speech_item
+            )
         )
         turn = self._turn_detection() or {}
         if turn.get("interrupt_response", True) and self._response is not None:
-            await self._cancel_response("turn_detected")
+            self._cancel_response("turn_detected")
 
-    async def _speech_stopped(self, audio_end_ms: int) -> None:
-        item_id = self._speech_item or _new_id("item")
+    def _speech_stopped(self, audio_end_ms: int) -> None:
+        item_id = self._speech_item or self._new_id("item")
         start = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
         self._speech_item, self._speech_start_ms = None, None
-        await self._emit(
-            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": audio_end_ms, "item_id": item_id}
+        self._emit(
+            InputAudioBufferSpeechStopped(
+                type="input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id
+            )
         )
-        await self._commit_audio(self._take(start, audio_end_ms), item_id)
+        self._commit_audio(self._take(start, audio_end_ms), item_id)
         turn = self._turn_detection() or {}
-        if turn.get("create_response", True):
-            await self._start_response({})
+        if turn.get("create_response", True) and self._response is None:
+            self._start_response({})
 
-    async def _commit(self, event: Json) -> None:
+    def _commit(self) -> None:
         have_ms = len(self._buffer) / BYTES_PER_MS
-        if have_ms < MIN_COMMIT_MS:
+        if have_ms < self.limits.min_commit_ms:
             raise ClientError(
-                f"Error committing input audio buffer: buffer too small. Expected at least {MIN_COMMIT_MS}ms of "
-                f"audio, but buffer only has {have_ms:.2f}ms of audio.",
+                f"Error committing input audio buffer: buffer too small. Expected at least "
+                f"{self.limits.min_commit_ms}ms of audio, but buffer only has {have_ms:.2f}ms of audio.",
                 "input_audio_buffer_commit_empty",
             )
-        item_id = self._speech_item or _new_id("item")
+        item_id = self._speech_item or self._new_id("item")
         self._forget_speech()
-        await self._commit_audio(self._take(self._buffer_start_ms, self._stream_ms), item_id)
+        self._commit_audio(self._take(self._buffer_start_ms, self._stream_ms), item_id)
 
-    async def _clear(self, event: Json) -> None:
+    def _clear(self) -> None:
         self._drop_before(self._stream_ms)
         self._forget_speech()
-        await self._emit({"type": "input_audio_buffer.cleared"})
+        self._emit(InputAudioBufferCleared(type="input_audio_buffer.cleared"))
 
     def _forget_speech(self) -> None:
         """The buffer was committed or cleared by the client: any speech the VAD was following is gone."""
         self._speech_item, self._speech_start_ms = None, None
-        if self._vad is not None:
-            self._vad.reset()
+        if self._vad_on:
+            self._vad_generation += 1
+            self._vad_ms = self._stream_ms
+            self._run(ResetVad(self._vad_generation))
 
-    async def _commit_audio(self, pcm: bytes, item_id: str) -> None:
+    def _commit_audio(self, pcm: bytes, item_id: str) -> None:
         """Make ``pcm`` a user audio item and start recognising it."""
         previous = next(reversed(self.items), None)
-        await self._emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
-        item = {
+        self._emit(
+            InputAudioBufferCommitted(type="input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
+        )
+        item: Json = {
             "id": item_id,
             "object": "realtime.item",
             "type": "message",
@@ -434,68 +713,86 @@ class EngineSession:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         self._add_item(item, previous)
-        await self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        await self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        self._start_transcription(item_id, pcm)
+        self._item_events(item, previous, done=True)
+        self._transcribe(item_id, 0, pcm)
 
-    def _start_transcription(self, item_id: str, pcm: bytes) -> None:
-        """Recognise a user audio item's words off the event loop; responses wait for them."""
-        self._inputs[item_id] = _Input(asyncio.get_running_loop().create_future(), len(pcm) / BYTES_PER_MS)
-        self._spawn(self._transcribe(item_id, pcm))
+    def _transcribe(self, item_id: str, content_index: int, pcm: bytes) -> None:
+        """Recognise a user audio part's words; responses wait for them."""
+        self._inputs[item_id] = self._inputs.get(item_id, 0.0) + len(pcm) / BYTES_PER_MS
+        pcm = pcm[: self.limits.max_transcribe_ms * BYTES_PER_MS]
+        job = self._new_id("asr")
+        self._pending[job] = (item_id, content_index)
+        transcription = self.session["audio"]["input"].get("transcription") or {}
+        self._run(Transcribe(job, item_id, content_index, pcm, transcription.get("language"),
+                             transcription.get("prompt")))  # fmt: skip
 
-    async def _transcribe(self, item_id: str, pcm: bytes) -> None:
-        pending = self._inputs[item_id].transcript
-        transcription = self.session["audio"]["input"].get("transcription")
-        try:
-            text = await self._stages.transcriber.transcribe(
-                pcm,
-                language=(transcription or {}).get("language"),
-                prompt=(transcription or {}).get("prompt"),
-            )
-        except asyncio.CancelledError:
-            pending.cancel()
-            raise
-        except Exception as exc:
-            log.exception("speech recognition failed")
-            pending.set_result("")
-            if transcription:
-                await self._emit(
-                    {
-                        "type": "conversation.item.input_audio_transcription.failed",
-                        "item_id": item_id,
-                        "content_index": 0,
-                        "error": {"type": "server_error", "code": "transcription_failed", "message": str(exc)[:200]},
-                    }
-                )
+    def transcribed(self, job: str, text: str, audio_ms: float = 0.0) -> None:
+        """Transcription ``job`` (a :class:`Transcribe`'s) heard ``text``. ``audio_ms``: how much it listened to
+        (reported as the usage ``seconds``)."""
+        where = self._pending.pop(job, None)
+        if where is None or self._closed:
             return
+        item_id, index = where
         item = self.items.get(item_id)
         if item is not None:
-            item["content"][0]["transcript"] = text
-        pending.set_result(text)
-        if transcription:
+            parts = item.get("content") or []
+            if index < len(parts):
+                text = text[: self.limits.max_text_chars]
+                parts[index]["transcript"] = text
+                self._recount(item_id)
+        if self.session["audio"]["input"].get("transcription"):
             if text:
-                await self._emit(
-                    {
-                        "type": "conversation.item.input_audio_transcription.delta",
-                        "item_id": item_id,
-                        "content_index": 0,
-                        "delta": text,
-                    }
+                self._emit(
+                    InputAudioTranscriptionDelta(
+                        type="conversation.item.input_audio_transcription.delta",
+                        item_id=item_id,
+                        content_index=index,
+                        delta=text,
+                    )
                 )
-            await self._emit(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "transcript": text,
-                    "usage": {"type": "duration", "seconds": round(len(pcm) / BYTES_PER_MS / 1000, 3)},
-                }
+            self._emit(
+                InputAudioTranscriptionCompleted(
+                    type="conversation.item.input_audio_transcription.completed",
+                    item_id=item_id,
+                    content_index=index,
+                    transcript=text,
+                    usage={"type": "duration", "seconds": round(audio_ms / 1000, 3)},
+                )
             )
+        self._maybe_generate()
 
-    # ------------------------------------------------------------------------------------------ conversation
+    def transcription_failed(self, job: str, message: str) -> None:
+        """Transcription ``job`` failed: the item keeps no transcript, and responses go on without it."""
+        where = self._pending.pop(job, None)
+        if where is None or self._closed:
+            return
+        item_id, index = where
+        if self.session["audio"]["input"].get("transcription"):
+            self._emit(
+                InputAudioTranscriptionFailed(
+                    type="conversation.item.input_audio_transcription.failed",
+                    item_id=item_id,
+                    content_index=index,
+                    error=ErrorDetail(type="server_error", code="transcription_failed", message=message[:200]),
+                )
+            )
+        self._maybe_generate()
 
-    def _add_item(self, item: Json, previous_item_id: str | None) -> None:
-        if previous_item_id is None or previous_item_id == next(reversed(self.items), None):
+    # -------------------------------------------------------------------------------------------- conversation
+
+    def _item_events(self, item: Json, previous: str | None, *, done: bool) -> None:
+        model = ConversationItem.model_validate(copy.deepcopy(item))
+        self._emit(ConversationItemAdded(type="conversation.item.added", previous_item_id=previous, item=model))
+        if done:
+            self._emit(ConversationItemDone(type="conversation.item.done", previous_item_id=previous, item=model))
+
+    def _add_item(self, item: Json, previous_item_id: str | None, *, root: bool = False) -> None:
+        """Insert ``item`` after ``previous_item_id`` (at the end when it is the last or ``None``; first when
+        ``root``), then forget the oldest other items past the caps."""
+        if root and self.items:
+            self.items[item["id"]] = item
+            self.items.move_to_end(item["id"], last=False)
+        elif previous_item_id is None or previous_item_id == next(reversed(self.items), None):
             self.items[item["id"]] = item
         else:
             rebuilt: OrderedDict[str, Json] = OrderedDict()
@@ -504,16 +801,40 @@ class EngineSession:
                 if key == previous_item_id:
                     rebuilt[item["id"]] = item
             self.items = rebuilt
-        while len(self.items) > MAX_ITEMS:
-            self._forget_item(next(iter(self.items)))
+        self._recount(item["id"])
+        while len(self.items) > 1 and (
+            len(self.items) > self.limits.max_items or self._conversation_chars > self.limits.max_conversation_chars
+        ):
+            oldest = next(key for key in self.items if key != item["id"])
+            self._forget_item(oldest)
+
+    def _recount(self, item_id: str) -> None:
+        size = _chars(self.items[item_id])
+        self._conversation_chars += size - self._item_chars.get(item_id, 0)
+        self._item_chars[item_id] = size
 
     def _forget_item(self, item_id: str) -> None:
-        """Remove an item and what the session kept beside it (its transcript future, its spoken sentences)."""
+        """Remove an item and what the session kept beside it (its transcriptions, its spoken sentences)."""
         del self.items[item_id]
+        self._conversation_chars -= self._item_chars.pop(item_id, 0)
         self._inputs.pop(item_id, None)
         self._spoken.pop(item_id, None)
+        for job, (owner, _index) in list(self._pending.items()):
+            if owner == item_id:
+                del self._pending[job]
+                self._run(Cancel(job))
+        self._maybe_generate()
 
-    async def _item_create(self, event: Json) -> None:
+    def _check_text(self, value: object, param: str) -> None:
+        if isinstance(value, str) and len(value) > self.limits.max_text_chars:
+            raise ClientError(
+                f"Invalid '{param}': string too long. Expected a string with maximum length "
+                f"{self.limits.max_text_chars}, but got a string with length {len(value)} instead.",
+                "string_above_max_length",
+                param,
+            )
+
+    def _item_create(self, event: Json) -> None:
         item = copy.deepcopy(event.get("item") or {})
         previous = event.get("previous_item_id")
         if previous is not None and previous != "root" and previous not in self.items:
@@ -535,49 +856,48 @@ class EngineSession:
                     "missing_required_parameter",
                     "item.call_id",
                 )
+            self._check_text(item["output"], "item.output")
         elif kind == "function_call":
             if not item.get("name") or not isinstance(item.get("arguments", ""), str):
                 raise ClientError(
                     "A function_call needs 'name' and 'arguments'.", "missing_required_parameter", "item.name"
                 )
             item.setdefault("arguments", "")
+            self._check_text(item["arguments"], "item.arguments")
         else:
-            raise ClientError(f"Invalid 'item.type': '{kind}'.", "invalid_value", "item.type")
-        item["id"] = item.get("id") or _new_id("item")
+            raise ClientError(f"Invalid 'item.type': '{str(kind)[:80]}'.", "invalid_value", "item.type")
+        item["id"] = item.get("id") or self._new_id("item")
         if item["id"] in self.items:
             raise ClientError(f"Item with id '{item['id']}' already exists.", "item_already_exists", "item.id")
+        audio: list[tuple[int, bytes]] = []
+        for index, part in enumerate(item.get("content") or []):
+            for name in ("text", "transcript"):
+                self._check_text(part.get(name), f"item.content[{index}].{name}")
+            if part.get("type") == "input_audio" and part.get("audio"):
+                audio.append((index, _decode_audio(part.pop("audio"), f"item.content[{index}].audio")))
         item["type"] = kind
         item["object"] = "realtime.item"
         item["status"] = "completed"
-        for part in item.get("content") or []:
-            if part.get("type") == "input_audio" and part.get("audio"):
-                try:
-                    pcm = base64.b64decode(part.pop("audio"), validate=True)
-                except (binascii.Error, ValueError):
-                    raise ClientError("Invalid 'audio': not base64.", "invalid_value", "item.content.audio") from None
-                self._start_transcription(item["id"], pcm)
-        if previous == "root":
-            previous = None
-            self.items = OrderedDict([(item["id"], item), *self.items.items()])
-        else:
-            previous = previous or next(reversed(self.items), None)
-            self._add_item(item, previous)
-        await self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        await self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
+        root = previous == "root"
+        previous = None if root else previous or next(reversed(self.items), None)
+        self._add_item(item, previous, root=root)
+        self._item_events(item, previous, done=True)
+        for index, pcm in audio:
+            self._transcribe(item["id"], index, pcm)
 
-    async def _item_delete(self, event: Json) -> None:
+    def _item_delete(self, event: Json) -> None:
         item_id = str(event.get("item_id"))
         if item_id not in self.items:
-            raise ClientError(f"Item with item_id '{item_id}' not found.", "item_not_found", "item_id")
+            raise ClientError(f"Item with item_id '{item_id[:80]}' not found.", "item_not_found", "item_id")
         self._forget_item(item_id)
-        await self._emit({"type": "conversation.item.deleted", "item_id": item_id})
+        self._emit(ConversationItemDeleted(type="conversation.item.deleted", item_id=item_id))
 
-    async def _item_truncate(self, event: Json) -> None:
-        item_id, audio_end_ms = event.get("item_id"), int(event.get("audio_end_ms", 0))
-        item = self.items.get(item_id or "")
-        spoken = self._spoken.get(item_id or "")
+    def _item_truncate(self, event: Json) -> None:
+        item_id, audio_end_ms = str(event.get("item_id")), int(event.get("audio_end_ms", 0))
+        item = self.items.get(item_id)
+        spoken = self._spoken.get(item_id)
         if item is None:
-            raise ClientError(f"Item with item_id '{item_id}' not found.", "item_not_found", "item_id")
+            raise ClientError(f"Item with item_id '{item_id[:80]}' not found.", "item_not_found", "item_id")
         if item.get("role") != "assistant" or spoken is None:
             raise ClientError("Only assistant messages with audio can be truncated.", "invalid_value", "item_id")
         if int(event.get("content_index", 0)) != 0:
@@ -603,186 +923,244 @@ class EngineSession:
         for part in item.get("content") or []:
             if part.get("type") == "output_audio":
                 part["transcript"] = transcript
-        await self._emit(
-            {
-                "type": "conversation.item.truncated",
-                "item_id": item_id,
-                "content_index": 0,
-                "audio_end_ms": audio_end_ms,
-            }
+        self._recount(item_id)
+        self._emit(
+            ConversationItemTruncated(
+                type="conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=audio_end_ms
+            )
         )
 
-    # ------------------------------------------------------------------------------------------ responses
+    # -------------------------------------------------------------------------------------------- responses
 
-    async def _response_create(self, event: Json) -> None:
+    def _response_create(self, event: Json) -> None:
         if self._response is not None:
             raise ClientError(
                 f"Conversation already has an active response in progress: {self._response.id}. Wait until the "
                 "response is finished before creating a new one.",
                 "conversation_already_has_active_response",
             )
-        await self._start_response(event.get("response") or {})
+        params = event.get("response") or {}
+        self._check_instructions(params.get("instructions"), "response.instructions")
+        self._check_tools(params.get("tools"), "response.tools")
+        if isinstance(params.get("input"), list) and len(params["input"]) > self.limits.max_items:
+            raise ClientError(
+                f"Invalid 'response.input': array too long. Expected an array with maximum length "
+                f"{self.limits.max_items}, but got an array with length {len(params['input'])} instead.",
+                "array_above_max_length",
+                "response.input",
+            )
+        self._start_response(params)
 
-    async def _response_cancel(self, event: Json) -> None:
+    def _response_cancel(self, event: Json) -> None:
         wanted = event.get("response_id")
         if self._response is None or (wanted and wanted != self._response.id):
             raise ClientError("Cancellation failed: no active response found", "response_cancel_not_active")
-        await self._cancel_response("client_cancelled")
+        self._cancel_response("client_cancelled")
 
-    async def _cancel_response(self, reason: str) -> None:
-        response = self._response
-        if response is None or response.task is None:
-            return
-        response.status = "cancelled"
-        response.status_details = {"type": "cancelled", "reason": reason}
-        response.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await response.task
-
-    async def _start_response(self, params: Json) -> None:
-        if self._response is not None:  # server VAD turn while a response runs without interrupt_response
-            return
-        modalities = params.get("output_modalities") or self.session.get("output_modalities") or ["audio"]
+    def _start_response(self, params: Json) -> None:
+        modalities = list(params.get("output_modalities") or self.session.get("output_modalities") or ["audio"])
         response = _Response(
-            _new_id("resp"),
+            id=self._new_id("resp"),
+            modalities=modalities,
             in_conversation=params.get("conversation") != "none",
-            modalities=list(modalities),
+            request=None,
+            voice=self.session["audio"]["output"].get("voice"),
         )
         self._response = response
-        await self._emit(
-            {
-                "type": "response.created",
-                "response": {
-                    "id": response.id,
-                    "object": "realtime.response",
-                    "status": "in_progress",
-                    "status_details": None,
-                    "output": [],
-                    "output_modalities": response.modalities,
-                    "conversation_id": "auto" if response.in_conversation else None,
-                    "usage": None,
-                },
-            }
+        self._emit(
+            ResponseCreated(
+                type="response.created",
+                response=ResponseObject(
+                    id=response.id,
+                    object="realtime.response",
+                    status="in_progress",
+                    status_details=None,
+                    output=[],
+                    output_modalities=response.modalities,
+                    conversation_id="auto" if response.in_conversation else None,
+                    usage=None,
+                ),
+            )
         )
-        response.task = asyncio.ensure_future(self._run_response(response, params))
-
-    async def _request_for(self, response: _Response, params: Json) -> ReplyRequest:
-        if isinstance(params.get("input"), list):
-            history = [copy.deepcopy(i) for i in params["input"] if isinstance(i, dict)]
-        else:
-            for item_id, pending in list(self._inputs.items()):
-                if item_id in self.items and not pending.transcript.done():
-                    try:
-                        await asyncio.shield(pending.transcript)  # the reply needs the user's words
-                    except asyncio.CancelledError:
-                        if not pending.transcript.cancelled():
-                            raise  # this response was cancelled while it waited
-            history = [copy.deepcopy(i) for i in self.items.values()]
-        for item in history:
-            for part in item.get("content") or []:
-                response.input_chars += len(part.get("text") or part.get("transcript") or "")
-        response.input_audio_ms = sum(self._inputs[i].audio_ms for i in self._inputs if i in self.items)
-        return ReplyRequest(
+        given = params.get("input")
+        response.waiting = not isinstance(given, list)
+        response.request = ReplyRequest(
             instructions=str(params.get("instructions") or self.session.get("instructions") or ""),
-            history=history,
+            history=[copy.deepcopy(i) for i in given if isinstance(i, dict)] if isinstance(given, list) else [],
             tools=list(_or(params.get("tools"), self.session.get("tools")) or []),
             tool_choice=params.get("tool_choice") or self.session.get("tool_choice") or "auto",
         )
+        self._maybe_generate()
 
-    async def _run_response(self, response: _Response, params: Json) -> None:
-        message: _Message | None = None
-        try:
-            request = await self._request_for(response, params)
-            pending = ""
-            replies: AsyncIterator[Any] = self._stages.replies.generate(request)
-            try:
-                async for part in replies:
-                    if isinstance(part, TextPiece):
-                        if message is None:
-                            message = await self._open_message(response)
-                        pending += part.text
-                        *sentences, pending = _split_sentences(pending)
-                        for sentence in sentences:
-                            await self._say(response, message, sentence)
-                    elif isinstance(part, FunctionCall):
-                        if message is not None:
-                            if pending.strip():
-                                await self._say(response, message, pending.strip())
-                            pending = ""
-                            await self._close_message(response, message, "completed")
-                            message = None
-                        await self._function_call(response, part)
-            finally:
-                await _close_stage(replies)
-            if pending.strip():
-                if message is None:
-                    message = await self._open_message(response)
-                await self._say(response, message, pending.strip())
-            if message is not None:
-                await self._close_message(response, message, "completed")
-                message = None
-            response.status = "completed"
-        except asyncio.CancelledError:
-            response.status = "cancelled"
-            response.status_details = response.status_details or {"type": "cancelled", "reason": "client_cancelled"}
-        except ReplyError as exc:
-            response.status = "failed"
-            response.status_details = {"type": "failed", "error": {"type": "server_error", "code": "reply_failed",
-                                                                   "message": str(exc)[:300]}}  # fmt: skip
-        except Exception as exc:
-            log.exception("response %s failed", response.id)
-            response.status = "failed"
-            response.status_details = {"type": "failed", "error": {"type": "server_error", "code": "server_error",
-                                                                   "message": f"{type(exc).__name__}"}}  # fmt: skip
-        finally:
-            if message is not None:
-                with contextlib.suppress(Exception):
-                    await self._close_message(response, message, "incomplete")
-            self._response = None
-            await self._finish(response)
+    def _maybe_generate(self) -> None:
+        """Start the active response's generation, once no user item in the conversation awaits its words (a
+        response given its own ``input`` does not wait)."""
+        response = self._response
+        if response is None or response.request is None:
+            return  # no response, or its generation started
+        request = response.request
+        if response.waiting:
+            if any(owner in self.items for owner, _index in self._pending.values()):
+                return  # the reply needs the user's words
+            request = dataclasses.replace(request, history=[copy.deepcopy(i) for i in self.items.values()])
+            response.input_audio_ms = sum(ms for item_id, ms in self._inputs.items() if item_id in self.items)
+        response.request = None
+        self._count_input(response, request.history)
+        self._run(Generate(response.id, request))
 
-    async def _finish(self, response: _Response) -> None:
-        """``response.done`` and ``rate_limits.updated``. There is no tokenizer here, so usage is an estimate: a
-        text token per 4 characters, an audio token per 100 ms of input and per 50 ms of output (the rough rates
-        of the hosted models); the local engine has no rate limits, and the figures it reports never run out."""
+    @staticmethod
+    def _count_input(response: _Response, history: Sequence[Json]) -> None:
+        for item in history:
+            for part in item.get("content") or []:
+                if isinstance(part, dict):
+                    response.input_chars += len(part.get("text") or part.get("transcript") or "")
+
+    def _active(self, response_id: str) -> _Response | None:
+        response = self._response
+        return response if response is not None and response.id == response_id and not self._closed else None
+
+    def reply_sentence(self, response_id: str, sentence: str) -> None:
+        """The reply of ``response_id`` goes on with ``sentence`` (whole, stripped); spoken after what came
+        before it."""
+        response = self._active(response_id)
+        if response is None or not sentence:
+            return
+        response.queue.append(sentence)
+        self._pump(response)
+
+    def reply_function_call(self, response_id: str, call: FunctionCall) -> None:
+        """The reply of ``response_id`` calls a tool; it becomes a ``function_call`` output item (several calls
+        in one reply: several items, each with its own ``output_index`` and ``call_id``)."""
+        response = self._active(response_id)
+        if response is None:
+            return
+        response.queue.append(call)
+        self._pump(response)
+
+    def reply_done(self, response_id: str) -> None:
+        """The reply of ``response_id`` is complete; the response ends once its speech is."""
+        response = self._active(response_id)
+        if response is None:
+            return
+        response.generated = True
+        self._pump(response)
+
+    def reply_failed(self, response_id: str, message: str, code: str = "reply_failed") -> None:
+        """The reply generator failed: the response ends with status ``failed``."""
+        response = self._active(response_id)
+        if response is None:
+            return
+        details = {"type": "failed", "error": {"type": "server_error", "code": code, "message": message[:300]}}
+        self._finish(response, "failed", details)
+
+    def speech_audio(self, response_id: str, item_id: str, pcm: bytes) -> None:
+        """Audio (PCM16 24 kHz, a delta's worth) of the sentence being spoken in ``item_id``."""
+        response = self._active(response_id)
+        message = response.message if response else None
+        if response is None or message is None or message.item["id"] != item_id or response.speaking is None:
+            return
+        response.speaking.ms += len(pcm) / BYTES_PER_MS
+        response.audio_ms_out += len(pcm) / BYTES_PER_MS
+        self._emit(
+            ResponseOutputAudioDelta(
+                type="response.output_audio.delta", **self._part_ids(response, message),
+                delta=base64.b64encode(pcm).decode(),
+            )
+        )  # fmt: skip
+
+    def speech_done(self, response_id: str, item_id: str) -> None:
+        """The sentence being spoken in ``item_id`` is complete."""
+        response = self._active(response_id)
+        message = response.message if response else None
+        if response is None or message is None or message.item["id"] != item_id or response.speaking is None:
+            return
+        speaking, response.speaking = response.speaking, None
+        message.spoken.sentences.append((speaking.sentence, speaking.start_ms, speaking.ms))
+        self._pump(response)
+
+    def speech_failed(self, response_id: str, message: str) -> None:
+        """The synthesizer failed: the response ends with status ``failed``."""
+        response = self._active(response_id)
+        if response is None:
+            return
+        details = {"type": "failed", "error": {"type": "server_error", "code": "server_error",
+                                               "message": message[:300]}}  # fmt: skip
+        self._finish(response, "failed", details)
+
+    def _pump(self, response: _Response) -> None:
+        """Move the response on: emit queued sentences and calls in order, one sentence spoken at a time."""
+        while response.speaking is None and response.queue:
+            part = response.queue.popleft()
+            if isinstance(part, FunctionCall):
+                self._close_message(response, "completed")
+                self._function_call(response, part)
+            else:
+                self._say(response, part)
+        if response.speaking is None and not response.queue and response.generated:
+            self._close_message(response, "completed")
+            self._finish(response, "completed", None)
+
+    def _cancel_response(self, reason: str) -> None:
+        response = self._response
+        if response is not None:
+            self._finish(response, "cancelled", {"type": "cancelled", "reason": reason})
+
+    def _finish(self, response: _Response, status: str, details: Json | None) -> None:
+        """End the response: stop its work, close its open item, ``response.done`` and ``rate_limits.updated``.
+
+        There is no tokenizer here, so usage is an estimate: a text token per 4 characters, an audio token per
+        100 ms of input and per 50 ms of output (the rough rates of the hosted models); the local engine has no
+        rate limits, and the figures it reports never run out."""
+        if status != "completed":
+            self._run(Cancel(response.id))
+        if response.speaking is not None and response.message is not None:
+            speaking = response.speaking
+            response.message.spoken.sentences.append((speaking.sentence, speaking.start_ms, speaking.ms))
+            response.speaking = None
+        self._close_message(response, "incomplete")
+        response.queue.clear()
+        self._response = None
         text_in = response.input_chars // 4 + 1
         audio_in = int(response.input_audio_ms / 100)
         text_out = response.text_chars_out // 4
         audio_out = int(response.audio_ms_out / 50)
-        await self._emit(
-            {
-                "type": "response.done",
-                "response": {
-                    "id": response.id,
-                    "object": "realtime.response",
-                    "status": response.status,
-                    "status_details": response.status_details,
-                    "output": copy.deepcopy(response.output),
-                    "output_modalities": response.modalities,
-                    "conversation_id": "auto" if response.in_conversation else None,
-                    "usage": {
-                        "total_tokens": text_in + audio_in + text_out + audio_out,
-                        "input_tokens": text_in + audio_in,
-                        "output_tokens": text_out + audio_out,
-                        "input_token_details": {
-                            "text_tokens": text_in,
-                            "audio_tokens": audio_in,
-                            "cached_tokens": 0,
-                            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
-                        },
-                        "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
-                    },
-                },
-            }
+        usage = {
+            "total_tokens": text_in + audio_in + text_out + audio_out,
+            "input_tokens": text_in + audio_in,
+            "output_tokens": text_out + audio_out,
+            "input_token_details": {
+                "text_tokens": text_in,
+                "audio_tokens": audio_in,
+                "cached_tokens": 0,
+                "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
+            },
+            "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
+        }
+        self._emit(
+            ResponseDone(
+                type="response.done",
+                response=ResponseObject.model_validate(
+                    {
+                        "id": response.id,
+                        "object": "realtime.response",
+                        "status": status,
+                        "status_details": details,
+                        "output": copy.deepcopy(response.output),
+                        "output_modalities": response.modalities,
+                        "conversation_id": "auto" if response.in_conversation else None,
+                        "usage": usage,
+                    }
+                ),
+            )
         )
-        await self._emit(
-            {
-                "type": "rate_limits.updated",
-                "rate_limits": [
+        self._emit(
+            RateLimitsUpdated(
+                type="rate_limits.updated",
+                rate_limits=[
                     {"name": "requests", "limit": 10_000, "remaining": 9_999, "reset_seconds": 0.006},
                     {"name": "tokens", "limit": 1_000_000, "remaining": 1_000_000, "reset_seconds": 0.0},
                 ],
-            }
+            )
         )
 
     def _output_item(self, response: _Response, item: Json) -> tuple[int, str | None]:
@@ -794,10 +1172,15 @@ class EngineSession:
             self._add_item(item, previous)
         return len(response.output) - 1, previous
 
-    async def _open_message(self, response: _Response) -> _Message:
+    @staticmethod
+    def _part_ids(response: _Response, message: _Message) -> dict[str, Any]:
+        return {"response_id": response.id, "item_id": message.item["id"], "output_index": message.index,
+                "content_index": 0}  # fmt: skip
+
+    def _open_message(self, response: _Response) -> _Message:
         audio = "audio" in response.modalities
         item: Json = {
-            "id": _new_id("item"),
+            "id": self._new_id("item"),
             "object": "realtime.item",
             "type": "message",
             "role": "assistant",
@@ -806,79 +1189,63 @@ class EngineSession:
         }
         index, previous = self._output_item(response, item)
         message = _Message(item, index, audio)
+        response.message = message
         if audio:
             self._spoken[item["id"]] = message.spoken
-        base = {"response_id": response.id, "output_index": index}
-        await self._emit({"type": "response.output_item.added", **base, "item": copy.deepcopy(item)})
-        await self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
+        model = ConversationItem.model_validate(copy.deepcopy(item))
+        self._emit(ResponseOutputItemAdded(type="response.output_item.added", response_id=response.id,
+                                           output_index=index, item=model))  # fmt: skip
+        if response.in_conversation:
+            self._emit(ConversationItemAdded(type="conversation.item.added", previous_item_id=previous, item=model))
+        part = ContentPart(type="audio", transcript="") if audio else ContentPart(type="text", text="")
         item["content"].append(
             {"type": "output_audio", "transcript": ""} if audio else {"type": "output_text", "text": ""}
         )
-        await self._emit(
-            {"type": "response.content_part.added", **base, "item_id": item["id"], "content_index": 0, "part": part}
-        )
+        self._emit(ResponseContentPartAdded(type="response.content_part.added", **self._part_ids(response, message),
+                                            part=part))  # fmt: skip
         return message
 
-    async def _say(self, response: _Response, message: _Message, sentence: str) -> None:
-        """Stream one sentence: its transcript (or text) delta, then its audio."""
-        ids = {"response_id": response.id, "item_id": message.item["id"], "output_index": message.index,
-               "content_index": 0}  # fmt: skip
+    def _say(self, response: _Response, sentence: str) -> None:
+        """Stream one sentence: its transcript (or text) delta, then (audio) a :class:`Speak` for it."""
+        message = response.message or self._open_message(response)
+        ids = self._part_ids(response, message)
         text = sentence if not message.text else " " + sentence
         message.text += text
         response.text_chars_out += len(text)
         if not message.audio:
             message.item["content"][0]["text"] = message.text
-            await self._emit({"type": "response.output_text.delta", **ids, "delta": text})
+            self._emit(ResponseOutputTextDelta(type="response.output_text.delta", **ids, delta=text))
             return
         message.item["content"][0]["transcript"] = message.text
-        await self._emit({"type": "response.output_audio_transcript.delta", **ids, "delta": text})
-        start_ms = message.spoken.audio_ms
-        voice = self.session["audio"]["output"].get("voice")
-        speech = self._stages.synthesizer.synthesize(sentence, voice=voice)
-        carry = b""
-        step = AUDIO_DELTA_MS * BYTES_PER_MS
-        ms = start_ms
-        try:
-            async for pcm in speech:
-                carry += pcm
-                while len(carry) >= step:
-                    piece, carry = carry[:step], carry[step:]
-                    ms += len(piece) / BYTES_PER_MS
-                    await self._audio_delta(ids, piece)
-            if carry:
-                ms += len(carry) / BYTES_PER_MS
-                await self._audio_delta(ids, carry)
-        finally:
-            await _close_stage(speech)
-            message.spoken.sentences.append((sentence, start_ms, ms))
-            response.audio_ms_out += ms - start_ms
+        self._emit(ResponseOutputAudioTranscriptDelta(type="response.output_audio_transcript.delta", **ids,
+                                                      delta=text))  # fmt: skip
+        start = message.spoken.audio_ms
+        response.speaking = _Speaking(sentence, start, start)
+        self._run(Speak(response.id, message.item["id"], sentence, response.voice))
 
-    async def _audio_delta(self, ids: Json, pcm: bytes) -> None:
-        await self._emit({"type": "response.output_audio.delta", **ids, "delta": base64.b64encode(pcm).decode()})
-
-    async def _close_message(self, response: _Response, message: _Message, status: str) -> None:
-        if message.closed:
+    def _close_message(self, response: _Response, status: str) -> None:
+        message, response.message = response.message, None
+        if message is None:
             return
-        message.closed = True
-        ids = {"response_id": response.id, "item_id": message.item["id"], "output_index": message.index,
-               "content_index": 0}  # fmt: skip
+        ids = self._part_ids(response, message)
         if message.audio:
-            await self._emit({"type": "response.output_audio.done", **ids})
-            await self._emit({"type": "response.output_audio_transcript.done", **ids, "transcript": message.text})
-            part = {"type": "audio", "transcript": message.text}
+            self._emit(ResponseOutputAudioDone(type="response.output_audio.done", **ids))
+            self._emit(ResponseOutputAudioTranscriptDone(type="response.output_audio_transcript.done", **ids,
+                                                         transcript=message.text))  # fmt: skip
+            part = ContentPart(type="audio", transcript=message.text)
         else:
-            await self._emit({"type": "response.output_text.done", **ids, "text": message.text})
-            part = {"type": "text", "text": message.text}
-        await self._emit({"type": "response.content_part.done", **ids, "part": part})
+            self._emit(ResponseOutputTextDone(type="response.output_text.done", **ids, text=message.text))
+            part = ContentPart(type="text", text=message.text)
+        self._emit(ResponseContentPartDone(type="response.content_part.done", **ids, part=part))
         message.item["status"] = status
-        base = {"response_id": response.id, "output_index": message.index}
-        await self._emit({"type": "response.output_item.done", **base, "item": copy.deepcopy(message.item)})
+        if message.item["id"] in self.items:
+            self._recount(message.item["id"])
+        model = ConversationItem.model_validate(copy.deepcopy(message.item))
+        self._emit(ResponseOutputItemDone(type="response.output_item.done", response_id=response.id,
+                                          output_index=message.index, item=model))  # fmt: skip
         if response.in_conversation:
             previous = self._previous_of(message.item["id"])
-            await self._emit(
-                {"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(message.item)}
-            )
+            self._emit(ConversationItemDone(type="conversation.item.done", previous_item_id=previous, item=model))
 
     def _previous_of(self, item_id: str) -> str | None:
         previous = None
@@ -888,69 +1255,68 @@ class EngineSession:
             previous = key
         return None
 
-    async def _function_call(self, response: _Response, call: FunctionCall) -> None:
-        item = {
-            "id": _new_id("item"),
+    def _function_call(self, response: _Response, call: FunctionCall) -> None:
+        call_id = call.call_id if call.call_id and call.call_id not in response.call_ids else self._new_id("call")
+        response.call_ids.add(call_id)
+        arguments = call.arguments[: self.limits.max_text_chars]
+        item: Json = {
+            "id": self._new_id("item"),
             "object": "realtime.item",
             "type": "function_call",
             "status": "in_progress",
             "name": call.name,
-            "call_id": call.call_id or _new_id("call"),
+            "call_id": call_id,
             "arguments": "",
         }
         index, previous = self._output_item(response, item)
-        base = {"response_id": response.id, "output_index": index}
-        await self._emit({"type": "response.output_item.added", **base, "item": copy.deepcopy(item)})
-        await self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        ids = {**base, "item_id": item["id"], "call_id": item["call_id"]}
-        await self._emit({"type": "response.function_call_arguments.delta", **ids, "delta": call.arguments})
-        item["arguments"] = call.arguments
-        response.text_chars_out += len(call.arguments) + len(call.name)
-        await self._emit(
-            {"type": "response.function_call_arguments.done", **ids, "name": call.name, "arguments": call.arguments}
-        )
+        added = ConversationItem.model_validate(copy.deepcopy(item))
+        self._emit(ResponseOutputItemAdded(type="response.output_item.added", response_id=response.id,
+                                           output_index=index, item=added))  # fmt: skip
+        if response.in_conversation:
+            self._emit(ConversationItemAdded(type="conversation.item.added", previous_item_id=previous, item=added))
+        ids: dict[str, Any] = {"response_id": response.id, "output_index": index, "item_id": item["id"],
+                               "call_id": call_id}  # fmt: skip
+        self._emit(ResponseFunctionCallArgumentsDelta(type="response.function_call_arguments.delta", **ids,
+                                                      delta=arguments))  # fmt: skip
+        item["arguments"] = arguments
+        response.text_chars_out += len(arguments) + len(call.name)
+        self._emit(ResponseFunctionCallArgumentsDone(type="response.function_call_arguments.done", **ids,
+                                                     name=call.name, arguments=arguments))  # fmt: skip
         item["status"] = "completed"
-        await self._emit({"type": "response.output_item.done", **base, "item": copy.deepcopy(item)})
-        await self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
-
-    _handlers: ClassVar[dict[str, Callable[[EngineSession, Json], Awaitable[None]]]] = {
-        "session.update": _session_update,
-        "input_audio_buffer.append": _append,
-        "input_audio_buffer.commit": _commit,
-        "input_audio_buffer.clear": _clear,
-        "conversation.item.create": _item_create,
-        "conversation.item.delete": _item_delete,
-        "conversation.item.truncate": _item_truncate,
-        "response.create": _response_create,
-        "response.cancel": _response_cancel,
-    }
-
-
-@dataclass
-class _Message:
-    """An assistant message item being streamed."""
-
-    item: Json
-    index: int
-    audio: bool
-    text: str = ""
-    closed: bool = False
-    spoken: _Spoken = field(default_factory=_Spoken)
-
-
-async def _close_stage(stream: AsyncIterator[Any]) -> None:
-    """Stop a stage's stream that was left early (cancel, barge-in, error): generators free their model work."""
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            await close()
+        if item["id"] in self.items:
+            self._recount(item["id"])
+        done = ConversationItem.model_validate(copy.deepcopy(item))
+        self._emit(ResponseOutputItemDone(type="response.output_item.done", response_id=response.id,
+                                          output_index=index, item=done))  # fmt: skip
+        if response.in_conversation:
+            self._emit(ConversationItemDone(type="conversation.item.done", previous_item_id=previous, item=done))
 
 
 def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def _split_sentences(text: str) -> list[str]:
-    """``"One. Two! Thr"`` -> ``["One.", "Two!", "Thr"]``: complete sentences, then the unfinished rest."""
-    parts = _SENTENCE_END.split(text)
-    return [p.strip() for p in parts[:-1] if p.strip()] + [parts[-1]]
+def _decode_audio(data: object, param: str) -> bytes:
+    """Base64 PCM16 of a client event, checked: at most 15 MiB decoded, an even number of bytes."""
+    if not isinstance(data, str):
+        raise ClientError(f"Invalid '{param}': expected a base64 string.", "invalid_type", param)
+    if len(data) > (MAX_APPEND_BYTES // 3 + 1) * 4:
+        raise ClientError(f"Invalid '{param}': more than 15 MiB of audio in one event.", "invalid_value", param)
+    try:
+        pcm = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ClientError(f"Invalid '{param}': not base64.", "invalid_value", param) from None
+    if len(pcm) % 2:
+        raise ClientError(
+            f"Invalid '{param}': PCM16 needs an even number of bytes (2 per sample).", "invalid_value", param
+        )
+    return pcm
+
+
+def _chars(item: Mapping[str, Any]) -> int:
+    """Characters of text an item holds (its texts, transcripts, arguments and output)."""
+    size = len(str(item.get("arguments") or "")) + len(str(item.get("output") or ""))
+    for part in item.get("content") or []:
+        if isinstance(part, dict):
+            size += len(str(part.get("text") or "")) + len(str(part.get("transcript") or ""))
+    return size

@@ -8,7 +8,7 @@ Paths (the same code behind all of them):
   (``realtime.dialect``).
 
 A plain HTTP ``GET /`` answers 200 (a health check). Every connection gets its own
-:class:`local_engine.engine.EngineSession`; the models (:class:`EngineStages`) are loaded once per process,
+:class:`local_engine.runner.EngineSession`; the models (:class:`EngineStages`) are loaded once per process,
 in the background from :meth:`LocalRealtimeServer.start`, and shared.
 """
 
@@ -28,7 +28,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from local_engine.engine import EngineSession, EngineStages
+from local_engine.runner import EngineSession, EngineStages
 from realtime.dialect import client_event_from_beta, server_event_to_beta
 from realtime.protocol import Dialect
 

@@ -446,6 +446,26 @@ class ResponseOutputTextDone(_PartDoneEvent):
     text: str | None = None
 
 
+class _ContentPartEvent(ServerEvent):
+    response_id: str | None = None
+    item_id: str
+    output_index: int | None = None
+    content_index: int | None = None
+    part: ContentPart
+
+
+class ResponseContentPartAdded(_ContentPartEvent):
+    """A content part of an output item begins (``part.type``: ``audio`` or ``text``, empty so far)."""
+
+    TYPE = "response.content_part.added"
+
+
+class ResponseContentPartDone(_ContentPartEvent):
+    """A content part of an output item is complete (``part`` carries its whole transcript or text)."""
+
+    TYPE = "response.content_part.done"
+
+
 class ResponseFunctionCallArgumentsDelta(ServerEvent):
     TYPE = "response.function_call_arguments.delta"
     response_id: str | None = None

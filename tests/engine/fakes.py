@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from local_engine.engine import EngineStages
+from local_engine.runner import EngineStages
 from local_engine.stages import ReplyGenerator, ReplyPart, ReplyRequest, TextPiece, VadSpeechStarted, VadSpeechStopped
 
 RATE = 24_000

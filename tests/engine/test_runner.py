@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from local_engine.engine import IDLE_KEEP_MS, MAX_ITEMS, EngineSession
+from local_engine.engine import Limits
 from local_engine.reply import OfflineResponder
+from local_engine.runner import EngineSession
 from local_engine.stages import FunctionCall, TextPiece
 from tests.engine.fakes import (
     MS_PER_CHAR,
@@ -23,6 +24,7 @@ from tests.engine.fakes import (
     tone,
 )
 
+IDLE_KEEP_MS, MAX_ITEMS = Limits().idle_keep_ms, Limits().max_items
 TIME_TOOL = {"type": "function", "name": "get_current_time", "description": "The time now.",
              "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}}}  # fmt: skip
 
@@ -307,13 +309,13 @@ async def test_an_hour_of_input_audio_keeps_memory_bounded() -> None:
     minute = silence(60_000)
     for _ in range(60):
         await h.append(minute, chunk=len(minute))
-    assert len(h.session._buffer) <= (IDLE_KEEP_MS + 1000) * 48
+    assert len(h.session.state._buffer) <= (IDLE_KEEP_MS + 1000) * 48
     await h.send(
         {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
     )
     for _ in range(15):
         await h.append(minute, chunk=len(minute))
-    assert len(h.session._buffer) <= 10 * 60_000 * 48
+    assert len(h.session.state._buffer) <= 10 * 60_000 * 48
 
 
 async def test_close_stops_a_running_response() -> None:

@@ -1,0 +1,371 @@
+"""The asyncio side of a local engine session: carries out :class:`local_engine.engine.EngineState`'s commands
+with the stages and feeds their results back.
+
+:class:`EngineSession` is one connection: the transport (``local_engine.server``) gives it client events
+(:meth:`EngineSession.handle`) and it writes GA server events (dicts) through the ``send`` callable it was
+given. Every state change is followed by a flush that sends the state's events, in order, and runs its commands:
+
+- :class:`~local_engine.engine.ConfigureVad` / :class:`~local_engine.engine.FeedVad` /
+  :class:`~local_engine.engine.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
+  yield to the event loop between them, so a large append never holds the loop for long;
+- :class:`~local_engine.engine.Transcribe`: a task that waits for this session's turn at the recognizer
+  (:class:`FairScheduler`, shared by all sessions of a process: sessions are served in turn, one job each);
+- :class:`~local_engine.engine.Generate`: a task that streams the reply, cuts its text into sentences
+  (:class:`local_engine.speech_text.SentenceSplitter`) and hands them and the function calls to the state;
+- :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
+  deltas (:class:`local_engine.speech_text.AudioChunker`);
+- :class:`~local_engine.engine.Cancel`: cancels the tasks of a job (their results would be ignored anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local_engine.engine import (
+    Cancel,
+    Command,
+    ConfigureVad,
+    EngineState,
+    FeedVad,
+    Generate,
+    Limits,
+    ResetVad,
+    Speak,
+    Transcribe,
+)
+from local_engine.speech_text import AudioChunker, SentenceSplitter
+from local_engine.stages import (
+    FunctionCall,
+    ReplyError,
+    ReplyGenerator,
+    Synthesizer,
+    TextPiece,
+    Transcriber,
+    VadStream,
+)
+from realtime.protocol import BYTES_PER_MS
+
+__all__ = ["VAD_SLICE_MS", "EngineSession", "EngineStages", "FairScheduler", "SchedulerBusy"]
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+Send = Callable[[Json], Awaitable[None]]
+
+VAD_SLICE_MS = 1000
+"""Audio fed to a VAD stream between two yields to the event loop."""
+MAX_QUEUED_PER_SESSION = 8
+"""Transcriptions one session may have waiting for the recognizer; more fail at once (the reply goes on)."""
+
+
+class SchedulerBusy(RuntimeError):
+    """A session has too many jobs waiting for its turn."""
+
+
+class FairScheduler:
+    """Turns at a shared resource (the recognizer), served session by session in round robin.
+
+    ``async with scheduler.turn(session):`` waits until this job's turn: at most ``slots`` jobs run at once, and
+    a session with many waiting jobs gets one turn, then every other waiting session gets one, before its next.
+    At most ``max_queued`` jobs of one session wait (:class:`SchedulerBusy` beyond). Nothing is kept for a
+    session with no job waiting, so memory does not grow with the sessions served.
+    """
+
+    def __init__(self, slots: int = 1, max_queued: int = MAX_QUEUED_PER_SESSION) -> None:
+        self._slots = slots
+        self._max_queued = max_queued
+        self._busy = 0
+        self._queues: dict[Hashable, deque[asyncio.Future[None]]] = {}
+        self._order: deque[Hashable] = deque()
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for a turn (all sessions)."""
+        return sum(len(q) for q in self._queues.values())
+
+    @property
+    def running(self) -> int:
+        """Jobs holding a turn."""
+        return self._busy
+
+    @contextlib.asynccontextmanager
+    async def turn(self, session: Hashable) -> AsyncIterator[None]:
+        """Wait for ``session``'s turn, hold it for the body."""
+        queue = self._queues.get(session)
+        if queue is not None and len(queue) >= self._max_queued:
+            raise SchedulerBusy(f"more than {self._max_queued} jobs of one session are waiting")
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if queue is None:
+            queue = self._queues[session] = deque()
+            self._order.append(session)
+        queue.append(waiter)
+        self._dispatch()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # the turn was given as the task was cancelled: hand it on
+            else:
+                waiter.cancel()
+                self._discard(session, waiter)
+            raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._busy -= 1
+        self._dispatch()
+
+    def _discard(self, session: Hashable, waiter: asyncio.Future[None]) -> None:
+        queue = self._queues.get(session)
+        if queue is None:
+            return
+        with contextlib.suppress(ValueError):
+            queue.remove(waiter)
+        if not queue:
+            del self._queues[session]
+            with contextlib.suppress(ValueError):
+                self._order.remove(session)
+
+    def _dispatch(self) -> None:
+        while self._busy < self._slots and self._order:
+            session = self._order.popleft()
+            queue = self._queues[session]
+            waiter = queue.popleft()
+            if queue:
+                self._order.append(session)  # its next job waits for the others' turns
+            else:
+                del self._queues[session]
+            if waiter.done():
+                continue
+            self._busy += 1
+            waiter.set_result(None)
+
+
+@dataclass(eq=False)
+class EngineStages:
+    """The models a session uses, shared by all sessions of a process. ``vad`` makes one stream per session
+    from ``(threshold, prefix_padding_ms, silence_duration_ms)``. ``recognizer_turns`` serves the sessions'
+    transcriptions in turn."""
+
+    vad: Callable[[float, int, int], VadStream]
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+    replies: ReplyGenerator
+    recognizer_turns: FairScheduler = field(default_factory=FairScheduler, repr=False)
+    limits: Limits = field(default_factory=Limits)
+
+
+class EngineSession:
+    """One connection of the local engine: an :class:`EngineState` run with ``stages``. ``send`` writes a GA
+    server event (a dict; it must not raise on a closed peer)."""
+
+    def __init__(self, stages: EngineStages, send: Send, *, model: str = "gpt-realtime") -> None:
+        self._stages = stages
+        self._send = send
+        self.state = EngineState(model=model, limits=stages.limits)
+        self._vad: VadStream | None = None
+        self._vad_generation = -1
+        self._lock = asyncio.Lock()
+        self._tasks: dict[str, set[asyncio.Task[None]]] = {}
+        self._closed = False
+
+    @property
+    def session(self) -> Json:
+        """The GA session object (as ``session.updated`` echoes it)."""
+        return self.state.session
+
+    @property
+    def items(self) -> dict[str, Json]:
+        """The conversation, oldest first."""
+        return self.state.items
+
+    @property
+    def running_jobs(self) -> int:
+        """Tasks running for this session (for leak checks)."""
+        return sum(len(tasks) for tasks in self._tasks.values())
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """``session.created``."""
+        self.state.open()
+        await self._flush()
+
+    async def handle(self, data: Json | str | bytes) -> None:
+        """Handle one client event (a decoded GA dict, or a raw frame); bad input gets an ``error`` event."""
+        if self._closed:
+            return
+        self.state.receive(data)
+        await self._flush()
+
+    async def close(self) -> None:
+        """Stop everything this session started (its response, transcriptions) and wait for it."""
+        if self._closed:
+            return
+        self._closed = True
+        self.state.close()
+        self.state.commands_to_run()
+        tasks = [task for jobs in self._tasks.values() for task in jobs]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._vad = None
+
+    # ------------------------------------------------------------------------------------------ flushing
+
+    async def _flush(self) -> None:
+        """Send the state's events and run its commands until there are none left. One flush at a time, so
+        events go out in the order the state made them."""
+        async with self._lock:
+            while True:
+                for event in self.state.events_to_send():
+                    await self._send(event.to_wire())
+                commands = self.state.commands_to_run()
+                if not commands:
+                    return
+                for command in commands:
+                    await self._run(command)
+
+    async def _run(self, command: Command) -> None:
+        if self._closed:
+            return
+        if isinstance(command, FeedVad):
+            await self._feed_vad(command)
+        elif isinstance(command, ConfigureVad):
+            params = command.params
+            self._vad = (
+                None
+                if params is None
+                else self._stages.vad(params.threshold, params.prefix_padding_ms, params.silence_duration_ms)
+            )
+            self._vad_generation = command.generation
+        elif isinstance(command, ResetVad):
+            if self._vad is not None:
+                self._vad.reset()
+            self._vad_generation = command.generation
+        elif isinstance(command, Transcribe):
+            self._spawn(command.job, self._transcribe(command))
+        elif isinstance(command, Generate):
+            self._spawn(command.job, self._generate(command))
+        elif isinstance(command, Speak):
+            self._spawn(command.job, self._speak(command))
+        else:
+            self._cancel(command)
+
+    def _spawn(self, job: str, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.setdefault(job, set()).add(task)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            tasks = self._tasks.get(job)
+            if tasks is not None:
+                tasks.discard(done)
+                if not tasks:
+                    del self._tasks[job]
+
+        task.add_done_callback(forget)
+
+    def _cancel(self, command: Cancel) -> None:
+        current = asyncio.current_task()
+        for task in list(self._tasks.get(command.job, ())):
+            if task is not current:  # a task that ends its own job finishes by itself
+                task.cancel()
+
+    # ------------------------------------------------------------------------------------------ stages
+
+    async def _feed_vad(self, command: FeedVad) -> None:
+        vad = self._vad
+        if vad is None or command.generation != self._vad_generation:
+            return
+        step = VAD_SLICE_MS * BYTES_PER_MS
+        boundaries = []
+        for start in range(0, len(command.pcm), step):
+            if start:
+                await asyncio.sleep(0)  # let other sessions run between slices
+            boundaries += vad.feed(command.pcm[start : start + step])
+        self.state.vad_result(command.generation, command.end_ms, boundaries)
+
+    async def _transcribe(self, command: Transcribe) -> None:
+        try:
+            async with self._stages.recognizer_turns.turn(self):
+                text = await self._stages.transcriber.transcribe(
+                    command.pcm, language=command.language, prompt=command.prompt
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, SchedulerBusy):
+                log.exception("speech recognition failed")
+            self.state.transcription_failed(command.job, str(exc))
+        else:
+            self.state.transcribed(command.job, text, len(command.pcm) / BYTES_PER_MS)
+        await self._flush()
+
+    async def _generate(self, command: Generate) -> None:
+        job = command.job
+        replies: AsyncIterator[Any] = self._stages.replies.generate(command.request)
+        splitter = SentenceSplitter()
+        try:
+            async for part in replies:
+                if isinstance(part, TextPiece):
+                    for sentence in splitter.push(part.text):
+                        self.state.reply_sentence(job, sentence)
+                elif isinstance(part, FunctionCall):
+                    for sentence in splitter.flush():
+                        self.state.reply_sentence(job, sentence)
+                    self.state.reply_function_call(job, part)
+                await self._flush()
+            for sentence in splitter.flush():
+                self.state.reply_sentence(job, sentence)
+            self.state.reply_done(job)
+        except asyncio.CancelledError:
+            raise
+        except ReplyError as exc:
+            self.state.reply_failed(job, str(exc))
+        except Exception as exc:
+            log.exception("response %s failed", job)
+            self.state.reply_failed(job, type(exc).__name__, "server_error")
+        finally:
+            await _close_stage(replies)
+        await self._flush()
+
+    async def _speak(self, command: Speak) -> None:
+        job, item_id = command.job, command.item_id
+        speech = self._stages.synthesizer.synthesize(command.text, voice=command.voice)
+        chunker = AudioChunker()
+        try:
+            async for pcm in speech:
+                for piece in chunker.push(pcm):
+                    self.state.speech_audio(job, item_id, piece)
+                await self._flush()
+            for piece in chunker.flush():
+                self.state.speech_audio(job, item_id, piece)
+            self.state.speech_done(job, item_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("speech synthesis failed")
+            self.state.speech_failed(job, type(exc).__name__)
+        finally:
+            await _close_stage(speech)
+        await self._flush()
+
+
+async def _close_stage(stream: AsyncIterator[Any]) -> None:
+    """Stop a stage's stream that was left early (cancel, barge-in, error): generators free their model work."""
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
