@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -69,20 +70,23 @@ class SchedulerBusy(RuntimeError):
 
 
 class FairScheduler:
-    """Turns at a shared resource (the recognizer), served session by session in round robin.
+    """Turns at a shared resource (the recognizer), shared fairly between sessions.
 
     ``async with scheduler.turn(session):`` waits until this job's turn: at most ``slots`` jobs run at once, and
-    a session with many waiting jobs gets one turn, then every other waiting session gets one, before its next.
-    At most ``max_queued`` jobs of one session wait (:class:`SchedulerBusy` beyond). Nothing is kept for a
-    session with no job waiting, so memory does not grow with the sessions served.
+    the next turn goes to the waiting session that had the fewest turns since it last had nothing to do (the one
+    waiting longest among equals), so a session with many jobs gets one turn, then every other waiting session
+    gets one, before its next. At most ``max_queued`` jobs of one session wait (:class:`SchedulerBusy` beyond).
+    Nothing is kept for a session with no job waiting or running, so memory does not grow with the sessions served.
     """
 
     def __init__(self, slots: int = 1, max_queued: int = MAX_QUEUED_PER_SESSION) -> None:
         self._slots = slots
         self._max_queued = max_queued
         self._busy = 0
-        self._queues: dict[Hashable, deque[asyncio.Future[None]]] = {}
-        self._order: deque[Hashable] = deque()
+        self._queues: dict[Hashable, deque[tuple[int, asyncio.Future[None]]]] = {}
+        self._turns: dict[Hashable, int] = {}  # turns taken, for sessions with a job waiting or running
+        self._running: dict[Hashable, int] = {}
+        self._arrivals = itertools.count()
 
     @property
     def waiting(self) -> int:
@@ -94,23 +98,26 @@ class FairScheduler:
         """Jobs holding a turn."""
         return self._busy
 
+    @property
+    def sessions(self) -> int:
+        """Sessions with a job waiting or running."""
+        return len(self._turns)
+
     @contextlib.asynccontextmanager
     async def turn(self, session: Hashable) -> AsyncIterator[None]:
         """Wait for ``session``'s turn, hold it for the body."""
-        queue = self._queues.get(session)
-        if queue is not None and len(queue) >= self._max_queued:
+        queue = self._queues.setdefault(session, deque())
+        if len(queue) >= self._max_queued:
             raise SchedulerBusy(f"more than {self._max_queued} jobs of one session are waiting")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if queue is None:
-            queue = self._queues[session] = deque()
-            self._order.append(session)
-        queue.append(waiter)
+        queue.append((next(self._arrivals), waiter))
+        self._turns.setdefault(session, 0)
         self._dispatch()
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._release()  # the turn was given as the task was cancelled: hand it on
+                self._release(session)  # the turn was given as the task was cancelled: hand it on
             else:
                 waiter.cancel()
                 self._discard(session, waiter)
@@ -118,35 +125,43 @@ class FairScheduler:
         try:
             yield
         finally:
-            self._release()
+            self._release(session)
 
-    def _release(self) -> None:
+    def _release(self, session: Hashable) -> None:
         self._busy -= 1
+        self._running[session] -= 1
+        if not self._running[session]:
+            del self._running[session]
+        self._forget_if_idle(session)
         self._dispatch()
 
     def _discard(self, session: Hashable, waiter: asyncio.Future[None]) -> None:
         queue = self._queues.get(session)
-        if queue is None:
-            return
-        with contextlib.suppress(ValueError):
-            queue.remove(waiter)
-        if not queue:
-            del self._queues[session]
-            with contextlib.suppress(ValueError):
-                self._order.remove(session)
+        if queue is not None:
+            for entry in list(queue):
+                if entry[1] is waiter:
+                    queue.remove(entry)
+            if not queue:
+                del self._queues[session]
+        self._forget_if_idle(session)
+
+    def _forget_if_idle(self, session: Hashable) -> None:
+        if session not in self._queues and session not in self._running:
+            self._turns.pop(session, None)
 
     def _dispatch(self) -> None:
-        while self._busy < self._slots and self._order:
-            session = self._order.popleft()
+        while self._busy < self._slots and self._queues:
+            session = min(self._queues, key=lambda s: (self._turns[s], self._queues[s][0][0]))
             queue = self._queues[session]
-            waiter = queue.popleft()
-            if queue:
-                self._order.append(session)  # its next job waits for the others' turns
-            else:
+            _arrival, waiter = queue.popleft()
+            if not queue:
                 del self._queues[session]
             if waiter.done():
+                self._forget_if_idle(session)
                 continue
             self._busy += 1
+            self._turns[session] += 1
+            self._running[session] = self._running.get(session, 0) + 1
             waiter.set_result(None)
 
 

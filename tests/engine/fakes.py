@@ -8,13 +8,26 @@ answers with the parts a test gives it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from local_engine.runner import EngineStages
-from local_engine.stages import ReplyGenerator, ReplyPart, ReplyRequest, TextPiece, VadSpeechStarted, VadSpeechStopped
+from local_engine.engine import Limits
+from local_engine.runner import EngineSession, EngineStages
+from local_engine.stages import (
+    ReplyGenerator,
+    ReplyPart,
+    ReplyRequest,
+    TextPiece,
+    Transcriber,
+    VadSpeechStarted,
+    VadSpeechStopped,
+    VadStream,
+)
 
 RATE = 24_000
 MS_PER_CHAR = 20
@@ -45,9 +58,8 @@ class EnergyVad:
         frame = RATE // 100 * 2
         whole = len(data) // frame * frame
         self._carry = data[whole:]
-        for i in range(0, whole, frame):
-            samples = np.frombuffer(data[i : i + frame], "<i2").astype(np.float64)
-            loud = float(np.sqrt(np.mean(samples**2))) > 500
+        frames = np.frombuffer(data[:whole], "<i2").astype(np.float64).reshape(-1, frame // 2)
+        for loud in np.sqrt(np.mean(frames**2, axis=1)) > 500:
             if loud:
                 self._quiet_since = None
                 if not self._speaking:
@@ -106,12 +118,90 @@ class ScriptedReplies:
 
 def fake_stages(
     replies: ReplyGenerator | None = None,
-    transcriber: FixedTranscriber | None = None,
+    transcriber: Transcriber | None = None,
     synthesizer: ToneSynthesizer | None = None,
+    vad: Callable[[float, int, int], VadStream] = EnergyVad,
+    limits: Limits | None = None,
 ) -> EngineStages:
     return EngineStages(
-        vad=EnergyVad,
+        limits=limits or Limits(),
+        vad=vad,
         transcriber=transcriber or FixedTranscriber(),
         synthesizer=synthesizer or ToneSynthesizer(),
         replies=replies or ScriptedReplies(),
     )
+
+
+@dataclass
+class SerialTranscriber:
+    """Serves one job at a time (as Whisper's single worker does), taking ``s_per_audio_s`` per second of audio;
+    records when each job finished (loop time)."""
+
+    text: str = "noise"
+    s_per_audio_s: float = 0.005
+    finished: list[tuple[int, float]] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def transcribe(self, pcm: bytes, *, language: str | None = None, prompt: str | None = None) -> str:
+        async with self._lock:
+            await asyncio.sleep(len(pcm) / (RATE * 2) * self.s_per_audio_s)
+            self.finished.append((len(pcm), asyncio.get_running_loop().time()))
+        return self.text
+
+
+class BusyVad(EnergyVad):
+    """:class:`EnergyVad` that also holds the thread ``s_per_audio_s`` per second of audio fed, as a neural VAD's
+    inference does."""
+
+    s_per_audio_s = 0.002
+
+    def feed(self, pcm: bytes) -> list[VadSpeechStarted | VadSpeechStopped]:
+        time.sleep(len(pcm) / (RATE * 2) * self.s_per_audio_s)
+        return super().feed(pcm)
+
+
+class Harness:
+    """One :class:`EngineSession` with fake stages, recording the events it sends; :meth:`until` waits for an
+    event without polling (each sent event wakes it)."""
+
+    def __init__(self, stages: EngineStages | None = None, **fakes: Any) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._arrived = asyncio.Event()
+        self.stages = stages or fake_stages(**fakes)
+        self.session = EngineSession(self.stages, self._record)
+
+    async def _record(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self._arrived.set()
+
+    async def send(self, event: dict[str, Any] | str) -> None:
+        await self.session.handle(event)
+
+    async def append(self, pcm: bytes, chunk: int = 8192) -> None:
+        for i in range(0, len(pcm), chunk):
+            await self.send(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm[i : i + chunk]).decode()}
+            )
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+    async def until(self, kind: str, count: int = 1, within_s: float = 5.0) -> dict[str, Any]:
+        """The ``count``-th event of ``kind``, waiting for it (each event the session sends wakes the wait)."""
+        async with asyncio.timeout(within_s):
+            while len(self.of(kind)) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.of(kind)[count - 1]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [e["error"] for e in self.of("error")]
+
+
+async def open_session(stages: EngineStages | None = None, **fakes: Any) -> Harness:
+    h = Harness(stages, **fakes)
+    await h.session.open()
+    return h
