@@ -60,6 +60,7 @@ _EDGE_PEAK = 0.02  # about -34 dBFS: louder than this at the very start means th
 # Below this peak (about -60 dBFS) there is nothing to hear: answer "" without running the model (Whisper tends
 # to invent words for pure silence).
 _SILENT_PEAK = 1e-3
+_VOICED_PEAK = 0.01  # -40 dBFS: quieter audio after a decode does not change its words
 _NO_SPEECH_P = 0.6  # faster-whisper's defaults: no speech when the model says so and is unsure of its words
 _LOW_LOGPROB = -1.0
 _FINAL, _PARTIAL = 0, 1  # request priorities
@@ -330,6 +331,7 @@ class TranscriptionStream:
         self.language, self.prompt = language, prompt
         self._chunks: list[np.ndarray] = []
         self._samples = 0  # 16 kHz samples pushed
+        self._voiced_end = 0  # 16 kHz samples up to the last one louder than _VOICED_PEAK
         self._resampler = soxr.ResampleStream(INPUT_RATE, MODEL_RATE, 1, dtype="float32")
         self._confirmed = ""  # text confirmed so far (LocalAgreement-2); always a prefix of the transcript
         self._emitted = 0  # characters of the confirmed text already handed out by deltas()
@@ -352,6 +354,9 @@ class TranscriptionStream:
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
         chunk = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
         self._chunks.append(chunk)
+        loud = np.flatnonzero(np.abs(chunk) > _VOICED_PEAK)
+        if loud.size:
+            self._voiced_end = self._samples + int(loud[-1]) + 1
         self._samples += chunk.size
         step = STREAM_STEP_MS * MODEL_RATE // 1000
         if (
@@ -413,9 +418,10 @@ class TranscriptionStream:
 
     async def _decode_all(self) -> Decoded:
         samples = self._samples
-        if self._latest is not None and self._latest[0] == samples:
+        # A decode that covered the last voiced sample stands: only silence came after it.
+        if self._latest is not None and self._latest[0] >= self._voiced_end:
             return self._latest[1]
-        if self._full is not None and self._full[0] == samples:
+        if self._full is not None and self._full[0] >= self._voiced_end:
             return await asyncio.shield(self._full[1])
         if self._partial is not None:
             self._partial.cancel()  # this decode covers more: a queued hypothesis would only confirm less
@@ -439,6 +445,8 @@ class TranscriptionStream:
             decoded = await asyncio.shield(future)
         if self._latest is None or self._latest[0] <= samples:
             self._latest = (samples, decoded)
+        if self._full is not None and self._full[0] == samples:
+            self._full = None
         return decoded
 
     async def finish(self) -> str:

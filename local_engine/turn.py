@@ -22,10 +22,12 @@ through, up to a maximum pause after which the turn ends anyway. The words recog
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
 import threading
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -247,6 +249,7 @@ class SemanticVadStream(SileroVadStream):
         model: SileroVad,
         eagerness: str = "auto",
         *,
+        turn: SmartTurn | None = None,
         threshold: float = 0.5,
         prefix_padding_ms: int = 300,
     ) -> None:
@@ -256,16 +259,12 @@ class SemanticVadStream(SileroVadStream):
         super().__init__(model, threshold, prefix_padding_ms, schedule.max_pause_ms)
         self.eagerness = eagerness
         self.schedule = schedule
+        self._turn = turn
+        self.last_probability: float | None = None
+        """Smart Turn's latest answer (for logs and benchmarks)."""
         self._ring = np.zeros(0, dtype=np.float32)  # the last WINDOW + PRE_SPEECH samples at 16 kHz
         self._onset = 0  # 16 kHz sample where the speech in progress began
         self._checks_done = 0  # checks of the schedule already handed out in this pause
-
-    @property
-    def pause_ms(self) -> int | None:
-        """How long the current pause inside speech has lasted (ms of audio judged so far), or ``None``."""
-        if not self._in_speech or self._silence_start is None:
-            return None
-        return (self._done - self._silence_start) // _SAMPLES_PER_MS
 
     def due_check(self) -> float | None:
         """The probability a judgement needs now, when the pause has reached a check of the schedule that was
@@ -298,6 +297,21 @@ class SemanticVadStream(SileroVadStream):
         if cue == "unfinished" or probability < HESITATION_P:
             return False
         return cue == "finished" or probability >= needed
+
+    async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
+        """Judge the current pause: Smart Turn (on a worker thread; needs ``turn``) and ``transcript`` (the words
+        so far) run in parallel, then :meth:`judge`. Returns the end of the turn (:meth:`end_turn`) when the pause
+        ends it and no speech came meanwhile, else ``None``."""
+        audio = self.turn_audio()
+        if self._turn is not None:
+            probability, text = await asyncio.gather(asyncio.to_thread(self._turn.probability, audio), transcript)
+        else:
+            probability, text = 0.5, await transcript
+        self.last_probability = probability
+        if not self.judge(probability, text, needed):
+            log.debug("pause of %s ms goes on: p=%.3f, %r", self.pause_ms, probability, text[-40:])
+            return None
+        return self.end_turn()
 
     def end_turn(self) -> VadSpeechStopped | None:
         """End the speech in progress at the last sample judged; ``None`` when there is none (speech resumed or

@@ -167,6 +167,13 @@ class SileroVadStream:
         self._silence_start = None
 
     @property
+    def pause_ms(self) -> int | None:
+        """How long the current pause inside speech has lasted (ms of audio judged so far), or ``None``."""
+        if not self._in_speech or self._silence_start is None:
+            return None
+        return (self._done - self._silence_start) // _SAMPLES_PER_MS
+
+    @property
     def in_speech(self) -> bool:
         """Whether speech has started and not yet stopped."""
         return self._in_speech
