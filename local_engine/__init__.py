@@ -49,10 +49,12 @@ async def _load(settings: EngineSettings | None) -> EngineStages:
     from local_engine.models import whisper_model_dir
     from local_engine.reply import build_reply_generator
     from local_engine.tts import load_synthesizer
+    from local_engine.turn import EAGERNESS, SemanticVadStream, SmartTurn
     from local_engine.vad import SileroVad, SileroVadStream
 
     settings = settings or EngineSettings()
     vad_model = await asyncio.to_thread(SileroVad.shared)
+    smart_turn = await asyncio.to_thread(SmartTurn.shared)
     model_dir = whisper_model_dir(settings.local_asr_model)
     transcriber = await asyncio.to_thread(WhisperTranscriber, model_dir)
     synthesizer = await load_synthesizer(settings.local_tts)
@@ -65,4 +67,10 @@ async def _load(settings: EngineSettings | None) -> EngineStages:
     def vad(threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> SileroVadStream:
         return SileroVadStream(vad_model, threshold, prefix_padding_ms, silence_duration_ms)
 
-    return EngineStages(vad=vad, transcriber=transcriber, synthesizer=synthesizer, replies=replies)
+    def semantic_vad(eagerness: str, threshold: float, prefix_padding_ms: int) -> SemanticVadStream:
+        return SemanticVadStream(vad_model, eagerness if eagerness in EAGERNESS else "auto", turn=smart_turn,
+                                 threshold=threshold, prefix_padding_ms=prefix_padding_ms)  # fmt: skip
+
+    return EngineStages(
+        vad=vad, transcriber=transcriber, synthesizer=synthesizer, replies=replies, semantic_vad=semantic_vad
+    )

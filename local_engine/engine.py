@@ -206,6 +206,7 @@ class Speak:
     item_id: str
     text: str
     voice: str | None = None
+    speed: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +307,7 @@ class _Response:
     in_conversation: bool
     request: ReplyRequest | None  # until generation starts
     voice: str | None
+    speed: float = 1.0
     output: list[Json] = field(default_factory=list)
     queue: deque[str | FunctionCall] = field(default_factory=deque)
     message: _Message | None = None
@@ -728,9 +730,10 @@ class EngineState:
         self._run(Transcribe(job, item_id, content_index, pcm, transcription.get("language"),
                              transcription.get("prompt")))  # fmt: skip
 
-    def transcribed(self, job: str, text: str, audio_ms: float = 0.0) -> None:
+    def transcribed(self, job: str, text: str, audio_ms: float = 0.0, rest: str | None = None) -> None:
         """Transcription ``job`` (a :class:`Transcribe`'s) heard ``text``. ``audio_ms``: how much it listened to
-        (reported as the usage ``seconds``)."""
+        (reported as the usage ``seconds``). ``rest``: when the words were streamed while spoken
+        (:meth:`speech_transcript_delta`), the part of ``text`` not sent yet, the last delta."""
         where = self._pending.pop(job, None)
         if where is None or self._closed:
             return
@@ -743,13 +746,14 @@ class EngineState:
                 parts[index]["transcript"] = text
                 self._recount(item_id)
         if self.session["audio"]["input"].get("transcription"):
-            if text:
+            delta = text if rest is None else rest
+            if delta:
                 self._emit(
                     InputAudioTranscriptionDelta(
                         type="conversation.item.input_audio_transcription.delta",
                         item_id=item_id,
                         content_index=index,
-                        delta=text,
+                        delta=delta,
                     )
                 )
             self._emit(
@@ -762,6 +766,22 @@ class EngineState:
                 )
             )
         self._maybe_generate()
+
+    def speech_transcript_delta(self, delta: str) -> None:
+        """Words of the speech in progress recognised while it is spoken: a
+        ``conversation.item.input_audio_transcription.delta`` for the item it will become (when transcription is
+        on). The item's ``completed`` comes once the turn is committed and transcribed."""
+        if not delta or self._closed or self._speech_item is None:
+            return
+        if self.session["audio"]["input"].get("transcription"):
+            self._emit(
+                InputAudioTranscriptionDelta(
+                    type="conversation.item.input_audio_transcription.delta",
+                    item_id=self._speech_item,
+                    content_index=0,
+                    delta=delta,
+                )
+            )
 
     def transcription_failed(self, job: str, message: str) -> None:
         """Transcription ``job`` failed: the item keeps no transcript, and responses go on without it."""
@@ -967,6 +987,7 @@ class EngineState:
             in_conversation=params.get("conversation") != "none",
             request=None,
             voice=self.session["audio"]["output"].get("voice"),
+            speed=float(self.session["audio"]["output"].get("speed") or 1.0),
         )
         self._response = response
         self._emit(
@@ -1223,7 +1244,7 @@ class EngineState:
                                                       delta=text))  # fmt: skip
         start = message.spoken.audio_ms
         response.speaking = _Speaking(sentence, start, start)
-        self._run(Speak(response.id, message.item["id"], sentence, response.voice))
+        self._run(Speak(response.id, message.item["id"], sentence, response.voice, response.speed))
 
     def _close_message(self, response: _Response, status: str) -> None:
         message, response.message = response.message, None

@@ -40,14 +40,20 @@ from local_engine.engine import (
     Speak,
     Transcribe,
 )
+from local_engine.listen import Listening
 from local_engine.speech_text import AudioChunker, SentenceSplitter
 from local_engine.stages import (
     FunctionCall,
     ReplyError,
     ReplyGenerator,
+    StreamingTranscriber,
     Synthesizer,
     TextPiece,
     Transcriber,
+    TranscriptStream,
+    TurnJudge,
+    VadSpeechStarted,
+    VadSpeechStopped,
     VadStream,
 )
 from realtime.protocol import BYTES_PER_MS
@@ -168,13 +174,15 @@ class FairScheduler:
 @dataclass(eq=False)
 class EngineStages:
     """The models a session uses, shared by all sessions of a process. ``vad`` makes one stream per session
-    from ``(threshold, prefix_padding_ms, silence_duration_ms)``. ``recognizer_turns`` serves the sessions'
-    transcriptions in turn."""
+    from ``(threshold, prefix_padding_ms, silence_duration_ms)``; ``semantic_vad`` one for ``semantic_vad`` from
+    ``(eagerness, threshold, prefix_padding_ms)`` (``None``: ``vad`` with a silence per eagerness).
+    ``recognizer_turns`` serves the sessions' transcriptions in turn."""
 
     vad: Callable[[float, int, int], VadStream]
     transcriber: Transcriber
     synthesizer: Synthesizer
     replies: ReplyGenerator
+    semantic_vad: Callable[[str, float, int], VadStream] | None = None
     recognizer_turns: FairScheduler = field(default_factory=FairScheduler, repr=False)
     limits: Limits = field(default_factory=Limits)
 
@@ -189,6 +197,8 @@ class EngineSession:
         self.state = EngineState(model=model, limits=stages.limits)
         self._vad: VadStream | None = None
         self._vad_generation = -1
+        transcriber = stages.transcriber
+        self._listening = Listening(transcriber) if isinstance(transcriber, StreamingTranscriber) else None
         self._lock = asyncio.Lock()
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
         self._closed = False
@@ -237,6 +247,8 @@ class EngineSession:
             with contextlib.suppress(BaseException):
                 await task
         self._vad = None
+        if self._listening is not None:
+            self._listening.close()
 
     # ------------------------------------------------------------------------------------------ flushing
 
@@ -260,16 +272,21 @@ class EngineSession:
             await self._feed_vad(command)
         elif isinstance(command, ConfigureVad):
             params = command.params
-            self._vad = (
-                None
-                if params is None
-                else self._stages.vad(params.threshold, params.prefix_padding_ms, params.silence_duration_ms)
-            )
+            if params is None:
+                self._vad = None
+            elif params.semantic and self._stages.semantic_vad is not None:
+                self._vad = self._stages.semantic_vad(params.eagerness, params.threshold, params.prefix_padding_ms)
+            else:
+                self._vad = self._stages.vad(params.threshold, params.prefix_padding_ms, params.silence_duration_ms)
             self._vad_generation = command.generation
+            if self._listening is not None:
+                self._listening.reset()
         elif isinstance(command, ResetVad):
             if self._vad is not None:
                 self._vad.reset()
             self._vad_generation = command.generation
+            if self._listening is not None:
+                self._listening.reset()
         elif isinstance(command, Transcribe):
             self._spawn(command.job, self._transcribe(command))
         elif isinstance(command, Generate):
@@ -305,14 +322,50 @@ class EngineSession:
         if vad is None or command.generation != self._vad_generation:
             return
         step = VAD_SLICE_MS * BYTES_PER_MS
-        boundaries = []
+        boundaries: list[VadSpeechStarted | VadSpeechStopped] = []
+        listening = self._listening
+        if listening is not None:
+            transcription = self.state.session["audio"]["input"].get("transcription") or {}
+            listening.language, listening.prompt = transcription.get("language"), transcription.get("prompt")
+        pcm_start_ms = command.end_ms - len(command.pcm) / BYTES_PER_MS
         for start in range(0, len(command.pcm), step):
             if start:
                 await asyncio.sleep(0)  # let other sessions run between slices
-            boundaries += vad.feed(command.pcm[start : start + step])
+            piece = command.pcm[start : start + step]
+            found = vad.feed(piece)
+            boundaries += found
+            if listening is not None:
+                listening.observe(piece, pcm_start_ms + (start + len(piece)) / BYTES_PER_MS, found)
         self.state.vad_result(command.generation, command.end_ms, boundaries)
+        if listening is not None:
+            self.state.speech_transcript_delta(listening.deltas())
+            listening.pause(getattr(vad, "pause_ms", None), command.end_ms)
+        if isinstance(vad, TurnJudge) and (needed := vad.due_check()) is not None:
+            self._spawn(f"turn-{command.generation}", self._settle(vad, command.generation, needed))
+
+    async def _settle(self, vad: TurnJudge, generation: int, needed: float) -> None:
+        """Judge a pause of ``semantic_vad`` off the feeding path; a turn that ends is a VAD result."""
+        listening = self._listening
+        transcript = listening.transcript_so_far() if listening is not None else _nothing()
+        try:
+            stopped = await vad.settle(needed, transcript)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("judging the end of turn failed")
+            return
+        if stopped is None or self._closed or generation != self._vad_generation or vad is not self._vad:
+            return
+        if listening is not None:
+            listening.stopped()
+        self.state.vad_result(generation, stopped.audio_end_ms, [stopped])
+        await self._flush()
 
     async def _transcribe(self, command: Transcribe) -> None:
+        stream = self._listening.take_finished() if self._listening is not None else None
+        if stream is not None:
+            await self._finish_stream(command, stream)
+            return
         try:
             async with self._stages.recognizer_turns.turn(self):
                 text = await self._stages.transcriber.transcribe(
@@ -326,6 +379,21 @@ class EngineSession:
             self.state.transcription_failed(command.job, str(exc))
         else:
             self.state.transcribed(command.job, text, len(command.pcm) / BYTES_PER_MS)
+        await self._flush()
+
+    async def _finish_stream(self, command: Transcribe, stream: TranscriptStream) -> None:
+        """The committed turn was transcribed while spoken: only its tail is left (the recognizer serves the
+        sessions in turn itself)."""
+        try:
+            text = await stream.finish()
+        except asyncio.CancelledError:
+            stream.close()
+            raise
+        except Exception as exc:
+            log.exception("speech recognition failed")
+            self.state.transcription_failed(command.job, str(exc))
+        else:
+            self.state.transcribed(command.job, text, len(command.pcm) / BYTES_PER_MS, rest=stream.deltas())
         await self._flush()
 
     async def _generate(self, command: Generate) -> None:
@@ -358,7 +426,12 @@ class EngineSession:
 
     async def _speak(self, command: Speak) -> None:
         job, item_id = command.job, command.item_id
-        speech = self._stages.synthesizer.synthesize(command.text, voice=command.voice)
+        synthesize = self._stages.synthesizer.synthesize
+        speech = (
+            synthesize(command.text, voice=command.voice)
+            if command.speed == 1.0
+            else synthesize(command.text, voice=command.voice, speed=command.speed)  # type: ignore[call-arg]
+        )
         chunker = AudioChunker()
         try:
             async for pcm in speech:
@@ -384,3 +457,7 @@ async def _close_stage(stream: AsyncIterator[Any]) -> None:
     if close is not None:
         with contextlib.suppress(Exception):
             await close()
+
+
+async def _nothing() -> str:
+    return ""

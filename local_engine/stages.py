@@ -7,9 +7,9 @@ even length; a stage that needs another rate resamples inside itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "FunctionCall",
@@ -17,9 +17,12 @@ __all__ = [
     "ReplyGenerator",
     "ReplyPart",
     "ReplyRequest",
+    "StreamingTranscriber",
     "Synthesizer",
     "TextPiece",
     "Transcriber",
+    "TranscriptStream",
+    "TurnJudge",
     "VadSpeechStarted",
     "VadSpeechStopped",
     "VadStream",
@@ -57,6 +60,20 @@ class VadStream(Protocol):
         ...
 
 
+@runtime_checkable
+class TurnJudge(Protocol):
+    """A :class:`VadStream` that asks before a pause ends the turn (``semantic_vad``): after each feed the runner
+    calls :meth:`due_check`, and when a check is due, :meth:`settle` off the feeding path."""
+
+    def due_check(self) -> float | None:
+        """The probability a judgement needs now, when a pause reached a check not handed out yet; else ``None``."""
+        ...
+
+    async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
+        """Judge the pause (``transcript``: the words so far); the turn's end when it is over, else ``None``."""
+        ...
+
+
 # ------------------------------------------------------------------------------------------------------ ASR
 
 
@@ -65,6 +82,39 @@ class Transcriber(Protocol):
 
     async def transcribe(self, pcm: bytes, *, language: str | None = None, prompt: str | None = None) -> str:
         """The words in ``pcm`` (PCM16 24 kHz), stripped; ``""`` for silence. Runs off the event loop."""
+        ...
+
+
+class TranscriptStream(Protocol):
+    """The transcript of one utterance while it is spoken (see :class:`StreamingTranscriber`)."""
+
+    def push(self, pcm: bytes) -> None:
+        """Add the next audio of the utterance (PCM16 24 kHz, even length); never blocks."""
+        ...
+
+    def deltas(self) -> str:
+        """Words confirmed since the last call (``""`` when none)."""
+        ...
+
+    async def hypothesis(self) -> str:
+        """The transcript of everything pushed so far."""
+        ...
+
+    async def finish(self) -> str:
+        """The whole transcript; afterwards :meth:`deltas` gives the rest, so all deltas add up to it."""
+        ...
+
+    def close(self) -> None:
+        """Drop queued work."""
+        ...
+
+
+@runtime_checkable
+class StreamingTranscriber(Protocol):
+    """A :class:`Transcriber` that can also transcribe an utterance while it is spoken."""
+
+    def stream(self, *, language: str | None = None, prompt: str | None = None) -> TranscriptStream:
+        """A new :class:`TranscriptStream` for one utterance."""
         ...
 
 

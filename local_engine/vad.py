@@ -125,9 +125,10 @@ class SileroVadStream:
             ctx[1:] = frames[:-1, -CONTEXT:]
         self._context = frames[-1, -CONTEXT:].copy()
         probs, self._h, self._c = self._model.run(np.concatenate((ctx, frames), axis=1), self._h, self._c)
-        return self._decide(probs)
+        return self._decide(probs, frames)
 
-    def _decide(self, probs: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
+    def _decide(self, probs: np.ndarray, frames: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
+        """Boundaries from the speech probabilities ``probs`` ``[n]`` of the 16 kHz ``frames`` ``[n, 512]``."""
         events: list[VadSpeechStarted | VadSpeechStopped] = []
         start = self._done
         self._done += probs.size * FRAME
@@ -164,6 +165,13 @@ class SileroVadStream:
         """Forget any speech in progress (``input_audio_buffer.clear``); stream time keeps counting."""
         self._in_speech = False
         self._silence_start = None
+
+    @property
+    def pause_ms(self) -> int | None:
+        """How long the current pause inside speech has lasted (ms of audio judged so far), or ``None``."""
+        if not self._in_speech or self._silence_start is None:
+            return None
+        return (self._done - self._silence_start) // _SAMPLES_PER_MS
 
     @property
     def in_speech(self) -> bool:

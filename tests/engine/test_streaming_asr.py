@@ -1,0 +1,131 @@
+"""Recognition while the user speaks (LocalAgreement-2) and fair sharing of the Whisper worker.
+
+Speech is made at test time with espeak-ng (tests/audio.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from local_engine import asr
+from local_engine.asr import MAX_WINDOW_S, MODEL_RATE, WhisperTranscriber, split_windows, window_frames
+from tests.audio import silence, speak_pcm, word_errors, words
+
+pytestmark = pytest.mark.models
+
+CHUNK = 8192  # bytes: about 170 ms, what the browser recorder sends
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> Iterator[WhisperTranscriber]:
+    model = WhisperTranscriber()
+    yield model
+    model.close()
+
+
+async def push_in_real_time(stream: asr.TranscriptionStream, pcm: bytes, *, pace: float = 0.5) -> list[str]:
+    """Push ``pcm`` in 170 ms chunks at ``pace`` times real time; returns the deltas seen meanwhile."""
+    deltas: list[str] = []
+    for offset in range(0, len(pcm), CHUNK):
+        stream.push(pcm[offset : offset + CHUNK])
+        await asyncio.sleep(0.17 * pace)
+        if delta := stream.deltas():
+            deltas.append(delta)
+    return deltas
+
+
+async def test_stream_confirms_words_while_speaking_and_deltas_add_up_to_the_transcript(
+    transcriber: WhisperTranscriber,
+) -> None:
+    text = "Could you tell me how far away the moon is from the earth, and how long it takes to fly there?"
+    stream = transcriber.stream()
+    during = await push_in_real_time(stream, silence(300) + speak_pcm(text))
+    transcript = await stream.finish()
+    rest = stream.deltas()
+    assert during, "no words were confirmed while the user spoke"
+    assert "".join(during) + rest == transcript
+    assert word_errors(words(text), words(transcript)) <= 3, transcript
+
+
+async def test_hypothesis_at_a_pause_is_reused_by_finish(transcriber: WhisperTranscriber) -> None:
+    stream = transcriber.stream()
+    stream.push(silence(300) + speak_pcm("What is the capital of Canada?") + silence(200))
+    heard = await stream.hypothesis()
+    decodes = len(transcriber.decode_ms)
+    started = time.perf_counter()
+    assert await stream.finish() == heard
+    assert len(transcriber.decode_ms) == decodes and time.perf_counter() - started < 0.05
+    assert "canada" in words(heard)
+
+
+async def test_silence_gives_an_empty_transcript(transcriber: WhisperTranscriber) -> None:
+    stream = transcriber.stream()
+    stream.push(silence(1500))
+    assert await stream.finish() == "" and stream.deltas() == ""
+
+
+def test_window_sizes_and_long_audio_split_at_quiet_points() -> None:
+    assert window_frames(5 * MODEL_RATE) == 1000 and window_frames(12 * MODEL_RATE) == 2000
+    assert window_frames(25 * MODEL_RATE) == 3000
+    rng = np.random.default_rng(0)
+    audio = rng.normal(0, 0.1, 70 * MODEL_RATE).astype(np.float32)
+    audio[26 * MODEL_RATE : 26 * MODEL_RATE + MODEL_RATE // 5] = 0.0  # a quiet spot near the first limit
+    pieces = split_windows(audio)
+    assert sum(p.size for p in pieces) == audio.size
+    assert all(p.size <= MAX_WINDOW_S * MODEL_RATE for p in pieces)
+    assert 26 * MODEL_RATE <= pieces[0].size <= 26 * MODEL_RATE + MODEL_RATE // 5
+
+
+async def test_one_sessions_long_recording_does_not_hold_up_another(transcriber: WhisperTranscriber) -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 3000.0, 24_000 * 90).astype("<i2").tobytes()  # 90 s of noise: 4 windows
+    question = silence(300) + speak_pcm("How do bees make honey?")
+    alone_started = time.perf_counter()
+    await transcriber.transcribe(question)
+    alone = time.perf_counter() - alone_started
+
+    hog = asyncio.ensure_future(transcriber.transcribe(noise))
+    await asyncio.sleep(0.05)  # the long job is running
+    started = time.perf_counter()
+    heard = await transcriber.transcribe(question)
+    waited = time.perf_counter() - started
+    hog_done = hog.done()
+    await hog
+    assert "honey" in words(heard)
+    assert not hog_done, "the question should have been served between the long recording's windows"
+    # At most one 28 s window of the other session ran first (3000 frames: the slowest decode).
+    assert waited < alone + 3.0, (waited, alone)
+
+
+def test_the_worker_serves_owners_in_turn_and_final_work_first() -> None:
+    worker = asr._FairWorker()
+    gate = threading.Event()
+    order: list[str] = []
+
+    def job(name: str) -> None:
+        gate.wait(5)
+        order.append(name)
+
+    try:
+        first = worker.submit("a", asr._FINAL, lambda: job("a0"))
+        time.sleep(0.05)  # a0 is running and holds the worker
+        futures = [
+            worker.submit("a", asr._FINAL, lambda: job("a1")),
+            worker.submit("a", asr._FINAL, lambda: job("a2")),
+            worker.submit("b", asr._PARTIAL, lambda: job("b-partial-old")),
+            worker.submit("b", asr._PARTIAL, lambda: job("b-partial")),
+            worker.submit("c", asr._FINAL, lambda: job("c1")),
+        ]
+        gate.set()
+        first.result(5)
+        for future in futures[:2] + futures[3:]:
+            future.result(5)
+        assert futures[2].cancelled()  # replaced by b's newer partial request
+        assert order == ["a0", "c1", "a1", "a2", "b-partial"]
+    finally:
+        worker.close()

@@ -1,0 +1,176 @@
+"""Semantic end of turn: Smart Turn v3.2's features and model, the transcript cue, ``semantic_vad``'s stream.
+
+Speech is made at test time with espeak-ng (tests/audio.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from local_engine import models
+from local_engine.models import ModelError
+from local_engine.stages import VadSpeechStarted, VadSpeechStopped
+from local_engine.turn import (
+    EAGERNESS,
+    WINDOW,
+    SemanticVadStream,
+    SmartTurn,
+    fit_window,
+    log_mel_features,
+    transcript_cue,
+)
+from local_engine.vad import SileroVad
+from tests.audio import silence, speak_pcm
+
+pytestmark = pytest.mark.models
+
+
+def to_16k(pcm: bytes) -> np.ndarray:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
+    return np.asarray(soxr.resample(samples, 24_000, 16_000), dtype=np.float32)
+
+
+def spoken(text: str) -> bytes:
+    """``text`` from espeak-ng without its trailing silence."""
+    speech = speak_pcm(text)
+    loud = np.flatnonzero(np.abs(np.frombuffer(speech, dtype="<i2")) > 300)
+    return speech[: int(loud[-1] + 1) * 2]
+
+
+@pytest.fixture(scope="module")
+def smart_turn() -> SmartTurn:
+    return SmartTurn.shared()
+
+
+# ---------------------------------------------------------------------------------------------------- features
+
+
+def test_features_have_the_models_shape_and_range() -> None:
+    t = np.arange(16_000 * 3) / 16_000
+    tone = (0.3 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32)
+    features = log_mel_features(fit_window(tone))
+    assert features.shape == (80, 800) and features.dtype == np.float32
+    assert features.min() >= features.max() - 2.0 - 1e-6  # log10 clamped 8 below the peak, then divided by 4
+    # The tone sits in the last 3 s (padding goes before the audio) and in the mel band around 1 kHz (Slaney:
+    # the 15th mel of 0..45.2, i.e. filter ~26 of 80).
+    assert features[:, :400].max() < features[:, 600:].max()
+    assert 22 <= int(np.argmax(features[:, 700])) <= 30
+
+
+def test_fit_window_keeps_the_end_and_pads_before() -> None:
+    short = np.ones(1000, dtype=np.float32)
+    fitted = fit_window(short)
+    assert fitted.size == WINDOW and fitted[-1000:].all() and not fitted[:-1000].any()
+    long = np.arange(WINDOW + 5, dtype=np.float32)
+    assert fit_window(long)[0] == 5
+    with pytest.raises(ValueError):
+        log_mel_features(np.zeros(10, dtype=np.float32))
+
+
+# ---------------------------------------------------------------------------------------------------- model
+
+
+def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
+    path = models.smart_turn_path()
+    copy = tmp_path / "smart-turn.onnx"
+    shutil.copyfile(path, copy)
+    with copy.open("r+b") as f:
+        f.seek(1000)
+        f.write(b"\0\1\2\3")
+    with pytest.raises(ModelError, match="Smart Turn"):
+        models.verify_file(copy, models.SMART_TURN_SHA256, "Smart Turn v3.2")
+
+
+@pytest.mark.parametrize(
+    ("finished", "cut"),
+    [
+        ("I went to the store and bought some milk.", "I went to the store and, um,"),
+        ("I would like a cup of coffee.", "I would like a cup of, um,"),
+    ],
+)
+def test_smart_turn_tells_a_finished_sentence_from_one_cut_at_a_hesitation(
+    smart_turn: SmartTurn, finished: str, cut: str
+) -> None:
+    pause = np.zeros(3200, dtype=np.float32)  # 200 ms, as after the first check of eagerness "medium"
+    done = smart_turn.probability(np.concatenate((pause, to_16k(speak_pcm(finished)), pause)))
+    going_on = smart_turn.probability(np.concatenate((pause, to_16k(speak_pcm(cut)), pause)))
+    assert done > 0.5 and going_on < 0.1, (done, going_on)
+
+
+# ---------------------------------------------------------------------------------------------------- transcript
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("What is the capital of Canada?", "finished"),
+        ("Where are you from?", "finished"),
+        ("Yes, I can.", "finished"),
+        ("Tell me about", "unfinished"),
+        ("I would like a cup of the", "unfinished"),
+        ("I went to the store and...", "unfinished"),
+        ("Could you tell me,", "unfinished"),
+        ("Please turn on the?", "unfinished"),
+        ("", "unfinished"),
+        ("Tell me a joke", "unknown"),
+    ],
+)
+def test_transcript_cue(text: str, cue: str) -> None:
+    assert transcript_cue(text) == cue
+
+
+def test_judge_waits_on_unfinished_words_and_hesitations() -> None:
+    judge = SemanticVadStream.judge
+    assert judge(0.2, "How far away is the moon?", 0.5)  # the words end a sentence
+    assert not judge(0.99, "Can you tell me about", 0.15)  # the words do not, whatever the model hears
+    assert not judge(0.005, "I went to the store.", 0.5)  # a hesitation Whisper left out
+    assert judge(0.6, "Tell me a joke", 0.5) and not judge(0.4, "Tell me a joke", 0.5)
+
+
+# ---------------------------------------------------------------------------------------------------- stream
+
+
+def test_semantic_stream_hands_out_each_check_once_and_ends_when_told() -> None:
+    stream = SemanticVadStream(SileroVad.shared(), "medium")
+    events = stream.feed(silence(500) + spoken("How far away is the moon?"))
+    assert [type(e) for e in events] == [VadSpeechStarted]
+    checks: list[tuple[int, float]] = []
+    while (stream.pause_ms or 0) < 700:  # 20 ms of silence at a time
+        assert stream.feed(silence(20)) == []
+        needed = stream.due_check()
+        if needed is not None:
+            checks.append((stream.pause_ms or 0, needed))
+    first, second = EAGERNESS["medium"].checks[:2]
+    assert [n for _, n in checks] == [first[1], second[1]]
+    assert first[0] <= checks[0][0] < first[0] + 100
+    audio = stream.turn_audio()
+    assert 1.0 < audio.size / 16_000 < 8.0
+    stopped = stream.end_turn()
+    assert isinstance(stopped, VadSpeechStopped)
+    assert stopped.audio_end_ms == stream.processed_ms
+    assert stream.end_turn() is None and not stream.in_speech
+
+
+def test_semantic_stream_ends_by_itself_after_the_longest_pause() -> None:
+    stream = SemanticVadStream(SileroVad.shared(), "high")
+    events = stream.feed(silence(300) + speak_pcm("Tell me about") + silence(EAGERNESS["high"].max_pause_ms + 200))
+    assert [type(e) for e in events] == [VadSpeechStarted, VadSpeechStopped]
+
+
+def test_speech_after_a_pause_starts_the_checks_again() -> None:
+    stream = SemanticVadStream(SileroVad.shared(), "medium")
+    stream.feed(silence(300) + spoken("Tell me about") + silence(300))
+    assert stream.due_check() is not None
+    assert stream.feed(spoken("the moon")) == []  # same turn: no new speech_started
+    assert stream.in_speech and stream.due_check() is None
+    stream.feed(silence(300))
+    assert stream.due_check() == EAGERNESS["medium"].checks[0][1]
+
+
+def test_unknown_eagerness_is_refused() -> None:
+    with pytest.raises(ValueError, match="eagerness"):
+        SemanticVadStream(SileroVad.shared(), "eager")
