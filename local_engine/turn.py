@@ -265,6 +265,7 @@ class SemanticVadStream(SileroVadStream):
         self._ring = np.zeros(0, dtype=np.float32)  # the last WINDOW + PRE_SPEECH samples at 16 kHz
         self._onset = 0  # 16 kHz sample where the speech in progress began
         self._checks_done = 0  # checks of the schedule already handed out in this pause
+        self._pause_id = 0  # counts the pauses, so a late judgement knows whether its pause is still going on
 
     def due_check(self) -> float | None:
         """The probability a judgement needs now, when the pause has reached a check of the schedule that was
@@ -302,7 +303,7 @@ class SemanticVadStream(SileroVadStream):
         """Judge the current pause: Smart Turn (on a worker thread; needs ``turn``) and ``transcript`` (the words
         so far) run in parallel, then :meth:`judge`. Returns the end of the turn (:meth:`end_turn`) when the pause
         ends it and no speech came meanwhile, else ``None``."""
-        audio = self.turn_audio()
+        audio, judged, pause = self.turn_audio(), self._done, self._pause_id
         if self._turn is not None:
             probability, text = await asyncio.gather(asyncio.to_thread(self._turn.probability, audio), transcript)
         else:
@@ -311,16 +312,19 @@ class SemanticVadStream(SileroVadStream):
         if not self.judge(probability, text, needed):
             log.debug("pause of %s ms goes on: p=%.3f, %r", self.pause_ms, probability, text[-40:])
             return None
-        return self.end_turn()
+        if pause != self._pause_id:
+            return None  # speech came (and maybe another pause) while judging: this pause is over
+        return self.end_turn(judged)
 
-    def end_turn(self) -> VadSpeechStopped | None:
-        """End the speech in progress at the last sample judged; ``None`` when there is none (speech resumed or
-        the stream was reset meanwhile)."""
+    def end_turn(self, at: int | None = None) -> VadSpeechStopped | None:
+        """End the speech in progress at 16 kHz stream sample ``at`` (default: the last one judged by the VAD);
+        ``None`` when no pause is in progress (speech resumed or the stream was reset meanwhile)."""
         if not self._in_speech or self._silence_start is None:
             return None
         self._in_speech = False
         self._silence_start = None
-        return VadSpeechStopped(audio_end_ms=self._done // _SAMPLES_PER_MS)
+        end = self._done if at is None else min(max(at, 0), self._done)
+        return VadSpeechStopped(audio_end_ms=end // _SAMPLES_PER_MS)
 
     def _decide(self, probs: np.ndarray, frames: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
         keep = WINDOW + PRE_SPEECH_MS * _SAMPLES_PER_MS
@@ -347,6 +351,7 @@ class SemanticVadStream(SileroVadStream):
                 self._checks_done = 0
             elif p < self._low and self._silence_start is None:
                 self._silence_start = frame_start
+                self._pause_id += 1
             if self._silence_start is not None and frame_end - self._silence_start >= max_pause:
                 events.append(VadSpeechStopped(audio_end_ms=frame_end // _SAMPLES_PER_MS))
                 self._in_speech = False
@@ -357,3 +362,4 @@ class SemanticVadStream(SileroVadStream):
         """Forget any speech in progress (``input_audio_buffer.clear``); stream time keeps counting."""
         super().reset()
         self._checks_done = 0
+        self._pause_id += 1
