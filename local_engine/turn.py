@@ -180,7 +180,9 @@ _RARELY_LAST = frozenset(
     ["of", "to", "in", "on", "at", "by", "for", "with", "from", "about", "into", "onto", "over", "under",
      "between", "through", "during", "like", "as", "is", "are", "was", "were", "be", "been", "am", "do", "does",
      "did", "have", "has", "had", "will", "would", "shall", "should", "can", "could", "may", "might", "must",
-     "i", "we", "they", "he", "she", "i'm", "it's", "you're", "we're", "they're", "i'd", "i'll", "let's"]
+     "i", "we", "they", "he", "she", "i'm", "it's", "you're", "we're", "they're", "i'd", "i'll", "let's",
+     "that", "this", "these", "those", "which", "who", "what", "where", "when", "how", "why", "there", "it",
+     "you", "me", "some", "any", "no", "not", "very", "more", "most", "so", "just", "also"]
 )  # fmt: skip
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -231,6 +233,10 @@ at the first check; a pause in the middle of one is waited through."""
 HESITATION_P = 0.01
 """Below this Smart Turn probability the turn is held even when the transcript looks finished: the model answers
 near 0 on hesitations (``um``, ``uh``) that Whisper tends to leave out of its text."""
+
+UNPUNCTUATED_MARGIN = 0.25
+"""Words that end without punctuation (Whisper punctuates what sounds finished) need this much more of Smart Turn's
+probability than the check asks."""
 
 _SAMPLES_PER_MS = MODEL_RATE // 1000
 
@@ -289,7 +295,8 @@ class SemanticVadStream(SileroVadStream):
     def judge(probability: float, transcript: str, needed: float) -> bool:
         """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`)
         or Smart Turn hears a hesitation (below :data:`HESITATION_P`); then yes when the transcript ends a
-        sentence or Smart Turn's probability reaches ``needed``.
+        sentence, or when it has no final punctuation and Smart Turn's probability reaches ``needed`` plus
+        :data:`UNPUNCTUATED_MARGIN`.
 
         The transcript votes first because on synthetic test voices (espeak-ng, Piper) Smart Turn v3.2's
         probability did not separate finished sentences from the same sentences cut mid-phrase, except after a
@@ -297,7 +304,7 @@ class SemanticVadStream(SileroVadStream):
         cue = transcript_cue(transcript)
         if cue == "unfinished" or probability < HESITATION_P:
             return False
-        return cue == "finished" or probability >= needed
+        return cue == "finished" or probability >= needed + UNPUNCTUATED_MARGIN
 
     async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
         """Judge the current pause: Smart Turn (on a worker thread; needs ``turn``) and ``transcript`` (the words
@@ -309,6 +316,7 @@ class SemanticVadStream(SileroVadStream):
         else:
             probability, text = 0.5, await transcript
         self.last_probability = probability
+        log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r", needed, probability, text[-60:])
         if not self.judge(probability, text, needed):
             log.debug("pause of %s ms goes on: p=%.3f, %r", self.pause_ms, probability, text[-40:])
             return None
