@@ -361,6 +361,7 @@ class TranscriptionStream:
         step = STREAM_STEP_MS * MODEL_RATE // 1000
         if (
             self._samples - self._decoded_at >= step
+            and self._voiced_end > self._decoded_at  # words may have come since the last hypothesis
             and self._samples <= STREAM_MAX_S * MODEL_RATE
             and (self._partial is None or self._partial.done())
         ):

@@ -128,7 +128,7 @@ def test_judge_waits_on_unfinished_words_and_hesitations() -> None:
     assert judge(0.2, "How far away is the moon?", 0.5)  # the words end a sentence
     assert not judge(0.99, "Can you tell me about", 0.15)  # the words do not, whatever the model hears
     assert not judge(0.005, "I went to the store.", 0.5)  # a hesitation Whisper left out
-    assert judge(0.6, "Tell me a joke", 0.5) and not judge(0.4, "Tell me a joke", 0.5)
+    assert judge(0.8, "Tell me a joke", 0.5) and not judge(0.6, "Tell me a joke", 0.5)  # no final punctuation
 
 
 # ---------------------------------------------------------------------------------------------------- stream
