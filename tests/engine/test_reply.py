@@ -465,3 +465,28 @@ def test_build_reply_generator_and_settings(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings(_env_file=None)
     assert settings.local_llm_base_url == "http://127.0.0.1:11434/v1" and settings.local_llm_model == "llama3.2"
     assert settings.local_llm_api_key is not None and API_KEY not in repr(settings)
+
+
+async def test_chat_without_a_key_sends_no_authorization_and_never_reads_openai_api_key(
+    fake: FakeChatCompletions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "env-key-that-must-stay-home")
+    fake.mode = "text"
+    chat = ChatCompletionsResponder(fake.base_url, "fake-model")
+    text, _ = await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+    assert text == "Hello there! How can I help?"
+    [recorded] = fake.requests
+    assert "Authorization" not in recorded.headers and "env-key-that-must-stay-home" not in str(recorded.headers)
+    await chat.aclose()
+
+
+async def test_chat_key_stays_out_of_errors_and_logs(
+    fake: FakeChatCompletions, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    chat = responder(fake, "401")
+    with pytest.raises(ReplyError) as caught:
+        await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+    assert "Bearer [redacted]" in str(caught.value) and "(check LOCAL_LLM_API_KEY)" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert API_KEY not in caplog.text and API_KEY not in str(caught.value)
