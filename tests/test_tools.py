@@ -407,6 +407,7 @@ async def test_calculate_through_the_registry() -> None:
     assert loads(await registry.call("calculate", '{"expression": "(17.5 * 3) / 4"}')) == {
         "expression": "(17.5 * 3) / 4",
         "result": 13.125,
+        "spoken": "17.5 times 3 divided by 4 is 13.125.",
     }
     assert loads(await registry.call("calculate", '{"expression": "9**9**9"}')) == {
         "error": "calculate: result too large"

@@ -18,7 +18,15 @@ from pydantic import Field
 
 from tools.registry import ToolError, tool
 
-__all__ = ["MAX_EXPRESSION_CHARS", "MAX_INT_BITS", "CalculationError", "calculate", "evaluate"]
+__all__ = [
+    "MAX_EXPRESSION_CHARS",
+    "MAX_INT_BITS",
+    "CalculationError",
+    "calculate",
+    "evaluate",
+    "spoken_calculation",
+    "spoken_number",
+]
 
 MAX_EXPRESSION_CHARS = 200
 MAX_INT_BITS = 1024  # about 308 decimal digits, the range of a float
@@ -149,6 +157,49 @@ def _eval(node: ast.AST) -> Number:
     raise CalculationError(f"not allowed in an expression: {type(node).__name__}")
 
 
+_SPOKEN_SYMBOLS = (
+    ("**", "to the power of"),
+    ("^", "to the power of"),
+    ("//", "integer divided by"),
+    ("*", "times"),
+    ("×", "times"),
+    ("/", "divided by"),
+    ("÷", "divided by"),
+    ("+", "plus"),
+    ("%", "modulo"),
+)
+
+
+def spoken_number(value: Number) -> str:
+    """``value`` as it is read out: whole numbers as digits, others rounded to 6 decimals, very large or small
+    ones as "about 1.5 times 10 to the power of 20"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    if isinstance(value, int) and abs(value) < 10**15:
+        return str(value)
+    text = f"{round(float(value), 6):.12g}" if abs(value) >= 1e-6 else f"{float(value):.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"about {float(mantissa):g} times 10 to the power of {int(exponent)}"
+    return text
+
+
+def spoken_calculation(expression: str, value: Number) -> str:
+    """ "12 * 7" and 84 -> "12 times 7 is 84." (``sqrt(16)`` as "the square root of 16", a binary ``-`` as
+    "minus"). ``expression`` is at most :data:`MAX_EXPRESSION_CHARS` long; one pass per symbol."""
+    spoken = expression.replace("sqrt(", "the square root of (")
+    for symbol, words in _SPOKEN_SYMBOLS:
+        spoken = spoken.replace(symbol, f" {words} ")
+    words_out: list[str] = []
+    for word in spoken.replace("-", " - ").split():
+        previous = words_out[-1] if words_out else ""
+        binary = word == "-" and (previous[-1:].isdigit() or previous[-1:] == ")" or previous in _CONSTANTS)
+        words_out.append("minus" if binary else word)
+    text = " ".join(words_out).replace("- ", "-").replace("( ", "(").replace(" )", ")")
+    text = text.replace("the square root of (", "the square root of ").replace("(", "").replace(")", "")
+    return f"{text[:1].upper()}{text[1:]} is {spoken_number(value)}."
+
+
 def evaluate(expression: str) -> Number:
     """The value of an arithmetic ``expression``. Raises :class:`CalculationError` for anything else."""
     if len(expression) > MAX_EXPRESSION_CHARS:
@@ -177,6 +228,8 @@ async def calculate(expression: Annotated[str, Field(max_length=MAX_EXPRESSION_C
         expression: Numbers with + - * / // % and ** (or ^) for powers, parentheses, the constants pi, e, tau and
             the functions sqrt, cbrt, exp, ln, log, log10, log2, sin, cos, tan, asin, acos, atan, atan2, sinh,
             cosh, tanh, degrees, radians, floor, ceil, round, abs, min, max, hypot, factorial. Angles in radians.
+
+    The output's ``spoken`` field says the sum and its result in words ("12 times 7 is 84.").
     """
     value = evaluate(expression)
-    return {"expression": expression, "result": value}
+    return {"expression": expression, "result": value, "spoken": spoken_calculation(expression, value)}

@@ -46,10 +46,13 @@ async def get_current_time(
 
     Args:
         timezone: IANA time zone name such as "Europe/Paris" or "America/New_York". Omit it for UTC.
+
+    The output's ``spoken`` field says the time for a listener ("It is 14:05 on Tuesday 5 May in Paris.").
     """
     zone = resolve_timezone(timezone) if timezone else zoneinfo.ZoneInfo("UTC")
     now = datetime.now(UTC).astimezone(zone)
     offset = now.strftime("%z")
+    place = zone.key.rsplit("/", 1)[-1].replace("_", " ") if "/" in zone.key else zone.key
     return {
         "timezone": zone.key,
         "iso": now.isoformat(timespec="seconds"),
@@ -57,4 +60,5 @@ async def get_current_time(
         "time": now.strftime("%H:%M:%S"),
         "utc_offset": f"{offset[:3]}:{offset[3:]}",
         "abbreviation": now.tzname(),
+        "spoken": f"It is {now:%H:%M} on {now:%A} {now.day} {now:%B} in {place}.",
     }

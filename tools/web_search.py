@@ -20,7 +20,14 @@ from pydantic import Field
 from realtime.redaction import redact
 from tools.registry import Tool, ToolError, tool
 
-__all__ = ["MAX_ANSWER_CHARS", "MAX_SNIPPET_CHARS", "TAVILY_DEFAULT_BASE_URL", "compact_results", "make_web_search"]
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "MAX_SNIPPET_CHARS",
+    "TAVILY_DEFAULT_BASE_URL",
+    "compact_results",
+    "make_web_search",
+    "spoken_results",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,8 @@ def _clip(value: Any, limit: int) -> str:
 
 
 def compact_results(body: Any, max_results: int) -> dict[str, Any]:
-    """Tavily's ``/search`` body reduced to ``{"query", "answer"?, "results": [{"title", "url", "snippet"}]}``.
+    """Tavily's ``/search`` body reduced to ``{"query", "answer"?, "results": [{"title", "url", "snippet"}],
+    "spoken"}`` (``spoken``: :func:`spoken_results`, what a listener hears).
 
     Raises :class:`ToolError` when ``body`` is not a JSON object.
     """
@@ -63,7 +71,22 @@ def compact_results(body: Any, max_results: int) -> dict[str, Any]:
     if body.get("answer"):
         out["answer"] = _clip(body["answer"], MAX_ANSWER_CHARS)
     out["results"] = results
+    out["spoken"] = spoken_results(out)
     return out
+
+
+def spoken_results(compact: dict[str, Any]) -> str:
+    """What a listener hears of a :func:`compact_results` output: the answer when there is one, else the titles
+    of the top three results, else that nothing was found."""
+    query = _clip(compact.get("query"), 100)
+    if compact.get("answer"):
+        return f"Here is what I found. {compact['answer']}"
+    titles = [_clip(r.get("title"), 120) for r in compact.get("results") or [] if isinstance(r, dict)]
+    titles = [t.rstrip(".") for t in titles if t][:3]
+    if not titles:
+        return f"The web search for {query} found nothing." if query else "The web search found nothing."
+    intro = f"The top results for {query} are:" if query else "The top results are:"
+    return intro + " " + ". ".join(titles) + "."
 
 
 def _failure_message(exc: Exception) -> str:

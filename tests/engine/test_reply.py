@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from local_engine.reply import (
+from local_engine.replies import (
     ChatCompletionsResponder,
     OfflineResponder,
+    TooLongToCalculate,
+    arithmetic_expression,
     build_reply_generator,
 )
 from local_engine.stages import FunctionCall, ReplyError, ReplyPart, ReplyRequest, TextPiece
 from realtime.config import Settings
 from tests.chat_completions_fake import FakeChatCompletions, Mode
+from tools import build_registry
+from tools.web_search import compact_results
 
 API_KEY = "test-key-local-0123456789abcdef"
 
@@ -129,7 +135,7 @@ async def test_offline_calls_only_offered_tools() -> None:
     only_clock = [TOOLS[0]]
     text, calls = await offline(user("search the web for cats"), tools=only_clock)
     assert calls == []
-    assert "web_search" in text and "not available" in text
+    assert "need a tool to search the web" in text and "none is offered" in text
     assert (await offline(user("what time is it"), choice="none"))[1] == []
     named = {"type": "function", "name": "calculate"}
     assert (await offline(user("what time is it"), choice=named))[1] == []
@@ -138,39 +144,167 @@ async def test_offline_calls_only_offered_tools() -> None:
     assert (await offline(user("call me at 555-1234")))[1] == []
 
 
-async def test_offline_speaks_tool_outputs() -> None:
-    clock = {
-        "timezone": "Europe/Paris",
-        "iso": "2026-05-05T14:05:07+02:00",
-        "date": "Tuesday 05 May 2026",
-        "time": "14:05:07",
-        "utc_offset": "+02:00",
-        "abbreviation": "CEST",
-    }
-    search = {"query": "capital of france", "answer": "Paris is the capital of France.", "results": []}
+async def test_offline_speaks_each_tools_spoken_field() -> None:
+    """The tools say how their output is spoken (a ``spoken`` field); the responder names no tool and no shape."""
+    registry = build_registry(["get_current_time", "calculate"])
+    clock = await registry.call("get_current_time", '{"timezone": "Europe/Paris"}')
+    calculation = await registry.call("calculate", '{"expression": "12 * 7"}')
+    search = compact_results({"query": "capital of france", "answer": "Paris is the capital of France."}, 3)
     text, calls = await offline(
         user("what time is it in Paris, what is 12 times 7, and what is the capital of France?"),
         call("get_current_time", {"timezone": "Europe/Paris"}, "c1"),
         call("calculate", {"expression": "12 * 7"}, "c2"),
         call("web_search", {"query": "capital of france"}, "c3"),
-        output("c1", clock),
-        output("c2", {"expression": "12 * 7", "result": 84}),
+        {"type": "function_call_output", "call_id": "c1", "output": clock},
+        {"type": "function_call_output", "call_id": "c2", "output": calculation},
         output("c3", search),
     )
     assert calls == []
-    assert "It is 14:05 on Tuesday 5 May in Paris." in text
+    assert json.loads(clock)["spoken"] in text and re.search(r"It is \d\d:\d\d on \w+ \d+ \w+ in Paris\.", text)
     assert "12 times 7 is 84." in text
     assert "Paris is the capital of France." in text
+    assert text.index("It is") < text.index("12 times 7") < text.index("capital of France")
 
 
-async def test_offline_speaks_search_titles_and_errors() -> None:
+async def test_offline_speaks_any_output_generically_and_errors() -> None:
     hits = {"query": "cats", "results": [{"title": "All about cats", "url": "https://a", "snippet": "..."}]}
     text, _ = await offline(user("search for cats"), call("web_search", {"query": "cats"}, "s"), output("s", hits))
-    assert "All about cats" in text
+    assert text.startswith("The web search tool returned:") and "All about cats" in text
     error = {"error": "Tavily rejected the API key (HTTP 401)"}
     text, calls = await offline(user("search for cats"), call("web_search", {"query": "cats"}, "s"), output("s", error))
     assert calls == []
-    assert "The web search failed" in text and "Tavily rejected the API key (HTTP 401)" in text
+    assert "The web search tool failed" in text and "Tavily rejected the API key (HTTP 401)" in text
+    # A tool that answers in words is read as is; a namespaced name is said by its last segment.
+    said = {"type": "function_call_output", "call_id": "w", "output": "Sunny and 21 degrees in Paris"}
+    text, _ = await offline(user("weather in Paris?"), call("tools-get_weather", {}, "w"), said)
+    assert text == "Sunny and 21 degrees in Paris."
+    # Big or deep outputs stay short and cannot break the responder.
+    big = {"rows": [{"n": i, "text": "x" * 500} for i in range(100)], **{f"k{i}": i for i in range(100)}}
+    text, _ = await offline(user("go"), call("MyPlugin-dumpRows", {}, "h"), output("h", big))
+    assert text.startswith("The dump rows tool returned: rows (n 0, text xxx") and len(text) <= 300
+    for unreadable in ("[" * 100_000 + "]" * 100_000, "[" * 30_000 + "]" * 30_000, '{"broken": '):
+        started = time.perf_counter()
+        text, _ = await offline(user("go"), call("deep", {}, "d"), {**output("d", {}), "output": unreadable})
+        assert time.perf_counter() - started < 0.5 and text == "The deep tool gave an answer I can't read out."
+
+
+async def test_one_turn_with_two_requests_makes_two_calls_in_one_response() -> None:
+    text, calls = await offline(user("What time is it in Tokyo and what is 12 times 7?", audio=True))
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("get_current_time", {"timezone": "Asia/Tokyo"}),
+        ("calculate", {"expression": "12 * 7"}),
+    ]
+    assert text == "Let me check the time in Tokyo. Let me work that out."
+    _, calls = await offline(user("Search the web for cats. Also, what's the time in Paris?"))
+    assert [c.name for c in calls] == ["web_search", "get_current_time"]
+    _, calls = await offline(user("What is the weather in Berlin and what time is it there?"))
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("web_search", {"query": "weather in Berlin"}),  # no weather tool offered: a web search
+        ("get_current_time", {"timezone": "Europe/Berlin"}),
+    ]
+    _, calls = await offline(user("what is 2 plus 2 and what is 2 plus 2"))
+    assert len(calls) == 1  # the same call once
+
+
+def tool(name: str, description: str, **properties: str) -> dict[str, Any]:
+    props = {key: {"type": "string", "description": value} for key, value in properties.items()}
+    return {"type": "function", "name": name, "description": description,
+            "parameters": {"type": "object", "properties": props, "required": list(props)}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tools", "expected"),
+    [
+        ([tool("tools-get_current_time", "Now.", timezone="IANA zone")], ("tools-get_current_time", "Asia/Tokyo")),
+        ([tool("clock_get_time", "What time it is.", tz="zone")], ("clock_get_time", "Asia/Tokyo")),
+        ([tool("ClockPlugin-get_time", "Time in a city.", city="a city")], ("ClockPlugin-get_time", "Tokyo")),
+        ([tool("now_in", "The current time in a time zone.", where="place")], ("now_in", "Tokyo")),
+        ([tool("weather", "Weather and time zones.", city="city"), tool("what_hour", "Local clock time.", a="a")],
+         ("what_hour", "Asia/Tokyo")),  # a tool named for the weather is not taken for the time on its description
+    ],
+)  # fmt: skip
+async def test_tools_are_matched_by_name_segment_and_description(
+    tools: list[dict[str, Any]], expected: tuple[str, str]
+) -> None:
+    _, calls = await offline(user("what time is it in Tokyo?"), tools=tools)
+    assert [(c.name, next(iter(json.loads(c.arguments).values()))) for c in calls] == [expected]
+
+
+async def test_semantic_kernel_style_names_with_a_weather_tool() -> None:
+    tools = [
+        tool("WeatherPlugin-get_weather", "Gets the weather for a city.", city="The city"),
+        tool("TimePlugin-get_time", "Gets the current time in a city.", city="The city"),
+        tool("MathPlugin-Add", "Adds two numbers.", a="first", b="second"),
+    ]
+    text, calls = await offline(user("What's the weather in Paris and what time is it in Tokyo?"), tools=tools)
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("WeatherPlugin-get_weather", {"city": "Paris"}),
+        ("TimePlugin-get_time", {"city": "Tokyo"}),
+    ]
+    assert text == "Let me check the weather in Paris. Let me check the time in Tokyo."
+
+
+async def test_the_answer_after_the_outputs_uses_every_output_of_the_turn() -> None:
+    # A client that sends each output with its own response.create: the last answer still uses both.
+    text, _ = await offline(
+        user("weather in Paris and the time in Tokyo"),
+        assistant("Let me check."),
+        call("get_weather", {"city": "Paris"}, "a"),
+        call("get_time", {"city": "Tokyo"}, "b"),
+        output("b", {"spoken": "It is 21:05 in Tokyo."}),
+        assistant("It is 21:05 in Tokyo."),
+        output("a", {"spoken": "Sunny, 21 degrees in Paris."}),
+    )
+    assert text == "Sunny, 21 degrees in Paris. It is 21:05 in Tokyo."
+    # Outputs of an earlier turn are not spoken again.
+    text, _ = await offline(
+        user("time in Tokyo?"), call("get_time", {}, "old"), output("old", {"spoken": "Old answer."}),
+        assistant("Old answer."), user("and now?"), call("get_time", {}, "new"), output("new", {"spoken": "New."}),
+    )  # fmt: skip
+    assert text == "New."
+
+
+# ------------------------------------------------------------------------------------------------ linear time
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "[" * 200_000,  # _NON_SPEECH_RE's "\[[^\]]*\]" read the rest of the text once per "[": 25 s here
+        "(" * 200_000,
+        "*" * 200_000,
+        "what time is it in " * 10_000,
+        "weather in " * 20_000,
+        "search the web for " * 10_000 + "\n" * 10_000,
+        "and what " * 20_000,
+        "1" * 200_000,
+        "what is " + "9" * 199_990,
+        "in a" * 50_000 + "!" * 10_000 + "x",
+        "é" * 200_000,
+    ],
+    ids=lambda s: repr(s[:12]),
+)
+def test_a_huge_typed_message_is_read_in_linear_time(typed: str) -> None:
+    started = time.perf_counter()
+    parts = OfflineResponder().reply(ReplyRequest(history=[user(typed)], tools=TOOLS))
+    assert time.perf_counter() - started < 0.5  # generous for a busy 2-core machine
+    assert parts
+
+
+def test_a_very_long_sum_is_too_long_to_calculate_not_a_recursion_error() -> None:
+    terms = "what is " + " plus ".join(["1"] * 10_000)  # RecursionError in ast.parse before
+    started = time.perf_counter()
+    parts = OfflineResponder().reply(ReplyRequest(history=[user(terms)], tools=TOOLS))
+    assert time.perf_counter() - started < 0.5
+    assert parts == [TextPiece("That is too long for me to calculate.")]
+    with pytest.raises(TooLongToCalculate):
+        arithmetic_expression("1" + "+1" * 100_000)
+    assert arithmetic_expression("what is " + " plus ".join(["1"] * 30)) == " + ".join(["1"] * 30)
+    assert arithmetic_expression("what is ((((2 plus 3)))) times 4") == "((((2 + 3)))) * 4"
+    assert arithmetic_expression("what is 2 plus") is None and arithmetic_expression("what is (2 plus 3") is None
+    assert (
+        arithmetic_expression("what is 2 3") is None and arithmetic_expression("what is minus 2 times 3") == "- 2 * 3"
+    )
 
 
 async def test_offline_is_honest_and_tells_how_to_connect_a_model() -> None:
@@ -331,3 +465,28 @@ def test_build_reply_generator_and_settings(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings(_env_file=None)
     assert settings.local_llm_base_url == "http://127.0.0.1:11434/v1" and settings.local_llm_model == "llama3.2"
     assert settings.local_llm_api_key is not None and API_KEY not in repr(settings)
+
+
+async def test_chat_without_a_key_sends_no_authorization_and_never_reads_openai_api_key(
+    fake: FakeChatCompletions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "env-key-that-must-stay-home")
+    fake.mode = "text"
+    chat = ChatCompletionsResponder(fake.base_url, "fake-model")
+    text, _ = await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+    assert text == "Hello there! How can I help?"
+    [recorded] = fake.requests
+    assert "Authorization" not in recorded.headers and "env-key-that-must-stay-home" not in str(recorded.headers)
+    await chat.aclose()
+
+
+async def test_chat_key_stays_out_of_errors_and_logs(
+    fake: FakeChatCompletions, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    chat = responder(fake, "401")
+    with pytest.raises(ReplyError) as caught:
+        await collect(chat.generate(ReplyRequest(history=[user("hi")])))
+    assert "Bearer [redacted]" in str(caught.value) and "(check LOCAL_LLM_API_KEY)" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert API_KEY not in caplog.text and API_KEY not in str(caught.value)
