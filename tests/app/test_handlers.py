@@ -84,8 +84,8 @@ async def test_audio_chunks_reach_the_session_in_order_through_the_registered_ha
     chat, clients = make_chat(delay_s=0.001)
     app_module.cl.user_session.set(app_module.CHAT_KEY, chat)
     assert await config.code.on_audio_start() is True
-    tasks = [
-        asyncio.create_task(config.code.on_audio_chunk(InputAudioChunk(i == 0, "pcm16", i * 171.0, chunk(i))))
+    tasks = [  # 40 chunks at once: small ones, so they stay within the inbox's bound of queued audio
+        asyncio.create_task(config.code.on_audio_chunk(InputAudioChunk(i == 0, "pcm16", i * 21.0, chunk(i, 1024))))
         for i in range(40)
     ]
     await asyncio.gather(*tasks)
@@ -94,7 +94,7 @@ async def test_audio_chunks_reach_the_session_in_order_through_the_registered_ha
             break
         await asyncio.sleep(0.005)
     sent = [c[1] for c in clients[0].calls if c[0] == "append_audio"]
-    assert sent == [chunk(i) for i in range(40)]
+    assert sent == [chunk(i, 1024) for i in range(40)]
     await config.code.on_chat_end()
     assert clients[0].names()[-1] == "close"
 
