@@ -27,6 +27,7 @@ from chat_app.auth import (
 )
 from chat_app.chat import TRY_AGAIN_ACTION, VoiceChat
 from chat_app.edge import install_socket_guards
+from chat_app.profiling import start_profile_from_env
 from chat_app.render import secrets_of
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
@@ -108,6 +109,7 @@ def _chat() -> VoiceChat:
 async def on_app_startup() -> None:
     """On the embedded local engine, start it now: its models load in the background while the app starts, so
     the first chat does not wait for them."""
+    start_profile_from_env()  # APP_PROFILE=path: cProfile of the event loop (bench/relay_load.py)
     if PROVIDER is not None and PROVIDER.name == "local" and PROVIDER.url is None:
         from realtime.providers import embedded_engine_url
 

@@ -83,6 +83,7 @@ log = logging.getLogger("app")
 BYTES_PER_MS = 48  # PCM16 mono at 24000 Hz
 MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # input_audio_buffer.commit needs at least 100 ms (PROTOCOL.md)
 MAX_QUEUED_AUDIO_MS = 2000  # microphone audio waiting to be sent beyond this is dropped, oldest first
+MAX_APPEND_BYTES = 500 * BYTES_PER_MS  # chunks that queued up behind a slow send go out joined, up to this
 AUDIO_END_GRACE_S = 1.0  # chunks already in flight when the mic stopped are still taken this long
 TRY_AGAIN_ACTION = "try_again"  # the Chainlit action name that reopens a stopped session
 SPEAKING = "\N{STUDIO MICROPHONE}\ufe0f"
@@ -141,7 +142,9 @@ class AudioInbox:
         self._ready.set()
         return dropped
 
-    async def get(self) -> bytes | _Commit:
+    async def get(self, max_join: int = 0) -> bytes | _Commit:
+        """The oldest item; with ``max_join``, audio queued behind it (up to that many bytes in all) comes joined
+        to it, so a session that fell behind catches up with fewer, larger appends (no delay when it keeps up)."""
         while not self._items:
             self.dropping = False
             self._ready.clear()
@@ -149,6 +152,15 @@ class AudioInbox:
         item = self._items.popleft()
         if isinstance(item, bytes):
             self._bytes -= len(item)
+            if max_join and self._items and isinstance(self._items[0], bytes):
+                parts = [item]
+                size = len(item)
+                while self._items and isinstance(nxt := self._items[0], bytes) and size + len(nxt) <= max_join:
+                    parts.append(nxt)
+                    size += len(nxt)
+                    self._bytes -= len(nxt)
+                    self._items.popleft()
+                item = b"".join(parts)
         return item
 
     def __len__(self) -> int:
@@ -474,7 +486,7 @@ class VoiceChat:
         local_steps.set(None)
         failing = False
         while True:
-            item = await self._audio.get()
+            item = await self._audio.get(max_join=MAX_APPEND_BYTES)
             try:
                 if self._stopped:
                     continue  # the stop was shown once; audio waits for "Try again", it does not reconnect

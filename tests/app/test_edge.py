@@ -96,7 +96,7 @@ async def test_malformed_audio_is_dropped_counted_and_logged_once(
         chat.push_audio(b"\x01\x00" * 100)
         await settle()
     assert chat.dropped_payloads == 5
-    assert [c[1] for c in clients[0].calls if c[0] == "append_audio"] == [b"\x01\x00" * 100]
+    assert b"".join(c[1] for c in clients[0].calls if c[0] == "append_audio") == b"\x01\x00" * 100
     assert len([r for r in caplog.records if "malformed audio" in r.getMessage()]) == 1
     assert not [r for r in caplog.records if r.exc_info]
     await chat.close()
@@ -115,7 +115,7 @@ async def test_audio_without_audio_start_is_ignored() -> None:
     await chat.end_voice()
     chat.push_audio(b"\x03\x00" * 100)  # in flight when the mic stopped: still taken
     await settle()
-    assert [c[1][:2] for c in clients[0].calls if c[0] == "append_audio"] == [b"\x02\x00", b"\x03\x00"]
+    assert b"".join(c[1] for c in clients[0].calls if c[0] == "append_audio") == b"\x02\x00" * 100 + b"\x03\x00" * 100
     await chat.close()
 
 
@@ -268,3 +268,16 @@ async def test_a_failed_first_connect_offers_try_again() -> None:
     assert len(clients) == 2  # still failing: one new message (with its own button) answers the press
     assert len(user_messages(session)) == 2 and emitted(session, "remove_action")
     await chat.close()
+
+
+def test_audio_queued_behind_a_slow_send_goes_out_joined_but_never_past_a_commit() -> None:
+    from chat_app.chat import _COMMIT
+
+    inbox = AudioInbox(max_bytes=10_000)
+    for item in (b"a" * 10, b"b" * 10, b"c" * 10, _COMMIT, b"d" * 10):
+        inbox.put(item)
+
+    async def drain() -> list[object]:
+        return [await inbox.get(max_join=25) for _ in range(4)]
+
+    assert asyncio.run(drain()) == [b"a" * 10 + b"b" * 10, b"c" * 10, _COMMIT, b"d" * 10]
