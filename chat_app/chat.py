@@ -662,7 +662,7 @@ class VoiceChat:
 
     async def _on_tool_started(self, event: ToolCallStarted) -> None:
         step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
-        step.input = event.arguments or "{}"
+        step.input = self._redact(event.arguments or "{}")
         step.start = utc_now()
         self._steps[event.call_id] = step
         await step.send()
@@ -671,11 +671,11 @@ class VoiceChat:
         step = self._steps.pop(event.call_id, None)
         if step is None:
             step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
-            step.input = event.arguments or "{}"
+            step.input = self._redact(event.arguments or "{}")
             step.start = utc_now()
             await step.send()
         step.name = f"{event.name} ({format_latency(event.duration_ms)})"
-        step.output = event.output
+        step.output = self._redact(event.output)
         step.is_error = not event.ok
         step.end = utc_now()
         await step.update()

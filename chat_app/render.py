@@ -1,7 +1,7 @@
 """Words for people: the status line, the service's errors, token usage and latency.
 
 Pure functions of the core's values (no Chainlit), so they are tested alone. Every text that may quote the service
-or an exception goes through :func:`redact` with the configured secrets first.
+or an exception goes through :func:`redact` (the one redactor, ``realtime.redaction``) first.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import SecretStr
-
+from realtime import redaction
 from realtime.config import Settings
+from realtime.redaction import secret_values
 
 __all__ = [
     "SILENT_ERROR_CODES",
@@ -44,19 +44,12 @@ _ERROR_TEXT: dict[str, str] = {
 
 def secrets_of(settings: Settings) -> list[str]:
     """The non-empty secret values held by ``settings`` (every :class:`SecretStr` field)."""
-    values = []
-    for name in type(settings).model_fields:
-        value = getattr(settings, name, None)
-        if isinstance(value, SecretStr) and value.get_secret_value():
-            values.append(value.get_secret_value())
-    return values
+    return secret_values(settings)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret (4 characters or longer) replaced by ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` through the one redactor (``realtime.redaction``): the process's secrets and ``secrets``."""
+    return redaction.redact(text, secrets)
 
 
 def describe_error(code: str | None, message: str, *, fatal: bool = False) -> str:

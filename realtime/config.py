@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Renew the session this many seconds after connecting, ahead of the provider's cap (GA: 60 min).
     realtime_session_renew_s: float = Field(default=55 * 60, gt=0)
 
+    # Chainlit's sign-in secret: read here only so the one redactor (realtime.redaction) knows it.
+    chainlit_auth_secret: SecretStr | None = None
+
     tools_enabled: str | None = None
     tavily_api_key: SecretStr | None = None
     tavily_base_url: str | None = None

@@ -93,22 +93,26 @@ _MESSAGES = {
 
 @dataclass(frozen=True, slots=True)
 class PendingToolCall:
-    """A function call the model made, to run now. ``arguments`` is the model's JSON string."""
+    """A function call the model made, to run now. ``arguments`` is the model's JSON string; ``response_id`` the
+    response that made it (empty when not known, e.g. a call built by hand)."""
 
     call_id: str
     name: str
     arguments: str
-    response_id: str
+    response_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """The result of running a :class:`PendingToolCall`: ``output`` is the string sent back to the model."""
+    """The result of running a :class:`PendingToolCall`: ``output`` is the string sent back to the model
+    (``function_call_output``); ``ok`` is False for an ``{"error": ...}`` output; ``duration_ms`` wall time;
+    ``name`` the tool's name (for logs; the session knows it from the call)."""
 
     call_id: str
     output: str
     ok: bool = True
     duration_ms: float = 0.0
+    name: str = ""
 
 
 @dataclass

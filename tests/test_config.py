@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from realtime.config import Settings
-from realtime.providers import ConfigurationError, build_provider
+from realtime.providers import IN_PROCESS_URL, ConfigurationError, build_provider
 
 SECRET = "test-key-THIS-IS-A-FAKE-KEY-1234567890"
 
@@ -118,7 +118,9 @@ def test_missing_or_bad_settings_name_the_setting(values: dict[str, Any], messag
 
 
 def test_local_provider_uses_an_external_engine_when_given() -> None:
-    assert build_provider(settings()).url is None  # embedded: started on demand
+    embedded = build_provider(settings())
+    assert embedded.url == IN_PROCESS_URL and embedded.in_process  # reached with an in-memory connector
+    assert not build_provider(settings(local_engine_url="http://127.0.0.1:8765/v1")).in_process
     external = build_provider(settings(local_engine_url="http://127.0.0.1:8765/v1"))
     assert external.url == "ws://127.0.0.1:8765/v1/realtime?model=local"
     assert external.label == "Local engine (offline)"
