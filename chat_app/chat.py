@@ -85,6 +85,7 @@ MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # input_audio_buffer.commit needs at leas
 MAX_QUEUED_AUDIO_MS = 2000  # microphone audio waiting to be sent beyond this is dropped, oldest first
 MAX_APPEND_BYTES = 500 * BYTES_PER_MS  # chunks that queued up behind a slow send go out joined, up to this
 AUDIO_END_GRACE_S = 1.0  # chunks already in flight when the mic stopped are still taken this long
+STABLE_AFTER_S = 10.0  # connected this long ends a streak of trouble: its toasts and errors may show again
 TRY_AGAIN_ACTION = "try_again"  # the Chainlit action name that reopens a stopped session
 SPEAKING = "\N{STUDIO MICROPHONE}\ufe0f"
 ASSISTANT_AUTHOR = "Assistant"
@@ -226,6 +227,9 @@ class VoiceChat:
         self._stopped = False  # stopped for good: nothing reconnects until "Try again"
         self._stop_message: cl.Message | None = None
         self._link = "connecting"  # connected | reconnecting | stopped: a toast per change, not per attempt
+        self._stable_since = time.monotonic()
+        self._toasted: set[str] = set()  # state toasts shown in this streak of trouble
+        self._errors_shown: set[str] = set()  # error codes shown in this streak
 
         self.mic_on = False
         self._voice_starting = False
@@ -463,6 +467,7 @@ class VoiceChat:
                 return None
             self._client = client
             self._link = "connected"
+            self._stable_since = time.monotonic()
             self._events_task = asyncio.create_task(self._read_events(client), name="realtime-events")
             self._state = f"Connected to {self.provider_label}"
             await self._update_status()
@@ -589,13 +594,17 @@ class VoiceChat:
             await self._update_status()
             if self._link == "connected" and "renew" not in event.reason:
                 self._link = "reconnecting"
-                await cl.context.emitter.send_toast("Connection lost; reconnecting…", "warning")
+                if time.monotonic() - self._stable_since >= STABLE_AFTER_S:  # a new streak of trouble
+                    self._toasted.clear()
+                    self._errors_shown.clear()
+                await self._toast_once("Connection lost; reconnecting…", "warning")
         elif isinstance(event, Reconnected):
             self._state = f"Connected to {self.provider_label}" + (" (session renewed)" if event.renewed else "")
             await self._update_status()
             if self._link == "reconnecting":
-                await cl.context.emitter.send_toast("Reconnected", "success")
+                await self._toast_once("Reconnected", "success")
             self._link = "connected"
+            self._stable_since = time.monotonic()
         elif isinstance(event, RealtimeError):
             await self._on_error(event)
 
@@ -709,7 +718,20 @@ class VoiceChat:
         if event.fatal:
             await self._stop(text, "Stopped: " + text)
             return
+        if time.monotonic() - self._stable_since >= STABLE_AFTER_S and self._link == "connected":
+            self._errors_shown.clear()
+        if event.code in self._errors_shown:
+            return  # the same error again while the connection flaps: shown once per streak
+        self._errors_shown.add(event.code or "")
         await cl.ErrorMessage(content=text, author="Error").send()
+
+    async def _toast_once(self, text: str, kind: str) -> None:
+        """A toast for a change of connection state, once per streak of trouble (a streak ends once the
+        connection stayed up :data:`STABLE_AFTER_S`)."""
+        if text in self._toasted:
+            return
+        self._toasted.add(text)
+        await cl.context.emitter.send_toast(text, kind)  # type: ignore[arg-type]
 
     async def _stop(self, text: str, state: str) -> None:
         """Stopped for good: one message with the "Try again" action (not one per failure), the status says so."""

@@ -281,3 +281,16 @@ def test_audio_queued_behind_a_slow_send_goes_out_joined_but_never_past_a_commit
         return [await inbox.get(max_join=25) for _ in range(4)]
 
     assert asyncio.run(drain()) == [b"a" * 10 + b"b" * 10, b"c" * 10, _COMMIT, b"d" * 10]
+
+
+async def test_a_flapping_connection_toasts_once_per_streak_and_repeats_no_error() -> None:
+    session = chainlit_session()
+    chat, clients = make_chat()
+    await chat.start()
+    for i in range(1, 7):
+        clients[0].push(RealtimeError("server_error", "The server had an error"))
+        clients[0].push(Reconnecting(attempt=i, delay_s=0.5, reason="connection lost"), Reconnected(attempt=i))
+    await settle(50)
+    assert [t["message"] for t in toasts(session)] == ["Connection lost; reconnecting…", "Reconnected"]
+    assert len(user_messages(session)) == 1
+    await chat.close()
