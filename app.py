@@ -16,8 +16,18 @@ from typing import Any
 
 import chainlit as cl
 
-from chat_app.auth import AuthConfig, auth_from_env
-from chat_app.chat import VoiceChat
+from chat_app.admission import VoiceAdmission, max_voice_sessions_from_env
+from chat_app.auth import (
+    AuthConfig,
+    ClientAddressMiddleware,
+    SignInGuard,
+    auth_from_env,
+    client_address,
+    throttle_from_env,
+)
+from chat_app.chat import TRY_AGAIN_ACTION, VoiceChat
+from chat_app.edge import install_socket_guards
+from chat_app.profiling import start_profile_from_env
 from chat_app.render import secrets_of
 from chat_app.wiring import new_client, start_embedded_engine, tool_runner
 from realtime.config import SessionOptions, Settings
@@ -43,6 +53,8 @@ CHAT_KEY = "voice_chat"
 
 
 TOOLS = tool_runner(SETTINGS)
+VOICE_ADMISSION = VoiceAdmission(max_voice_sessions_from_env(os.environ))
+install_socket_guards()  # malformed audio and settings payloads are dropped before Chainlit's handlers
 
 PROVIDER: Provider | None = None
 PROVIDER_ERROR = ""
@@ -81,6 +93,7 @@ def _chat() -> VoiceChat:
             tools_disabled=dict(getattr(TOOLS, "disabled", {}) or {}),
             secrets=secrets_of(SETTINGS),
             transcription_model=SETTINGS.realtime_transcription_model,
+            admission=VOICE_ADMISSION,
         )
         cl.user_session.set(CHAT_KEY, chat)
     return chat
@@ -90,6 +103,7 @@ def _chat() -> VoiceChat:
 async def on_app_startup() -> None:
     """On the embedded local engine, start it now (its models load in the background while the app starts, so
     the first chat does not wait for them); chats reach it in memory, with no socket."""
+    start_profile_from_env()  # APP_PROFILE=path: cProfile of the event loop (bench/relay_load.py)
     if PROVIDER is not None and PROVIDER.in_process:
         await start_embedded_engine()
 
@@ -124,6 +138,11 @@ async def on_settings_update(settings: dict[str, Any]) -> None:
     await _chat().apply_settings(settings)
 
 
+@cl.action_callback(TRY_AGAIN_ACTION)
+async def on_try_again(action: cl.Action) -> None:
+    await _chat().try_again()
+
+
 @cl.on_chat_end
 async def on_chat_end() -> None:
     chat = cl.user_session.get(CHAT_KEY)
@@ -131,16 +150,31 @@ async def on_chat_end() -> None:
         await chat.close()
 
 
+def _install_client_address() -> bool:
+    """Let the sign-in callback see the client's address (Chainlit passes it only the name and password)."""
+    from chainlit.server import app as server
+
+    if any(m.cls is ClientAddressMiddleware for m in server.user_middleware):
+        return True
+    try:
+        server.add_middleware(ClientAddressMiddleware)
+    except RuntimeError:  # the server already started (a hot reload): throttle by user name only
+        log.warning("sign-in throttling by user name only: the client address is not available")
+        return False
+    return True
+
+
 AUTH: AuthConfig | None = auth_from_env(os.environ)  # raises (app refuses to start) when half configured
 
+SIGN_IN: SignInGuard | None = None
 if AUTH is not None:
-    _auth = AUTH
+    SIGN_IN = _guard = SignInGuard(AUTH, throttle_from_env(os.environ))
+    _install_client_address()
 
     @cl.password_auth_callback
     async def password_auth(username: str, password: str) -> cl.User | None:
-        if _auth.check(username, password):
+        if await _guard.sign_in(username, password, client_address()):
             return cl.User(identifier=username, metadata={"provider": "credentials"})
-        log.warning("failed sign-in for user %r", username[:64])
         return None
 
     log.info("sign-in is on: %d user(s) may sign in", len(AUTH.users))

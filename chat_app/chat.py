@@ -8,6 +8,18 @@ errors in words and a status message with provider, connection state, tokens and
 
 Audio in: PCM16 LE mono 24 kHz bytes as the browser records them (8192 bytes a chunk). Audio out: the same format,
 ``send_audio_chunk`` with the response's track id (Chainlit docs, "Audio" / ``cl.OutputAudioChunk``).
+
+Input is checked at the edge. An audio payload that is not bytes is dropped and counted (one log line per chat);
+audio sent while the microphone is not on (no ``audio_start``, or more than a second after ``audio_end``) is
+ignored the same way. At most :data:`MAX_QUEUED_AUDIO_MS` of microphone audio waits to be sent: past it the
+oldest is dropped, with one warning per streak, so a slow connection costs the start of an utterance instead of a
+lag that grows. Voice is admitted per chat (``chat_app.admission``): above the process's limit the user is told
+the app is busy and typed chat keeps working. Chat settings are validated (``chat_app.chat_settings``): a bad value
+is refused with a message naming the setting, and the chat keeps its settings.
+
+The connection state is shown in the status message; a toast tells each change of state (lost, back), not each
+reconnect attempt. When the session stops for good (a fatal error, or no connection could be made), one message
+says why and carries a "Try again" action (:data:`TRY_AGAIN_ACTION`); nothing reconnects until it is pressed.
 """
 
 from __future__ import annotations
@@ -25,7 +37,8 @@ import chainlit as cl
 from chainlit.context import local_steps
 from chainlit.utils import utc_now
 
-from chat_app.chat_settings import options_from_values, settings_widgets
+from chat_app.admission import VoiceAdmission
+from chat_app.chat_settings import SettingsError, options_from_values, settings_widgets, validate_values, voices_for
 from chat_app.render import (
     Stats,
     describe_error,
@@ -56,12 +69,24 @@ from realtime.events import (
 from realtime.protocol import BYTES_PER_MS
 from realtime.session import AudioPlayback, classify_error
 
-__all__ = ["BYTES_PER_MS", "MIN_COMMIT_BYTES", "RealtimeLike", "VoiceChat"]
+__all__ = [
+    "BYTES_PER_MS",
+    "MAX_QUEUED_AUDIO_MS",
+    "MIN_COMMIT_BYTES",
+    "TRY_AGAIN_ACTION",
+    "AudioInbox",
+    "RealtimeLike",
+    "VoiceChat",
+]
 
 log = logging.getLogger("app")
 
 MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # input_audio_buffer.commit needs at least 100 ms (Realtime API reference)
-RETRY_AFTER_S = 10.0  # after a failed connect, audio chunks wait this long before the next attempt
+MAX_QUEUED_AUDIO_MS = 2000  # microphone audio waiting to be sent beyond this is dropped, oldest first
+MAX_APPEND_BYTES = 500 * BYTES_PER_MS  # chunks that queued up behind a slow send go out joined, up to this
+AUDIO_END_GRACE_S = 1.0  # chunks already in flight when the mic stopped are still taken this long
+STABLE_AFTER_S = 10.0  # connected this long ends a streak of trouble: its toasts and errors may show again
+TRY_AGAIN_ACTION = "try_again"  # the Chainlit action name that reopens a stopped session
 SPEAKING = "\N{STUDIO MICROPHONE}\ufe0f"
 ASSISTANT_AUTHOR = "Assistant"
 
@@ -88,6 +113,60 @@ class _Commit:
 
 
 _COMMIT = _Commit()
+
+
+class AudioInbox:
+    """The microphone audio of one chat waiting to be sent, in order, bounded to ``max_bytes`` of audio: a put
+    beyond it drops the oldest audio (never a commit marker) and counts it in ``dropped_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: deque[bytes | _Commit] = deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+        self.dropped_bytes = 0
+        self.dropping = False  # True from the first drop until the inbox drains (one warning per streak)
+
+    def put(self, item: bytes | _Commit) -> int:
+        """Queue ``item``; returns how many bytes of older audio were dropped to make room."""
+        self._items.append(item)
+        dropped = 0
+        if isinstance(item, bytes):
+            self._bytes += len(item)
+            while self._bytes > self.max_bytes:
+                oldest = next((i for i in self._items if isinstance(i, bytes)), None)
+                if oldest is None or oldest is item:
+                    break
+                self._items.remove(oldest)
+                self._bytes -= len(oldest)
+                dropped += len(oldest)
+        self.dropped_bytes += dropped
+        self._ready.set()
+        return dropped
+
+    async def get(self, max_join: int = 0) -> bytes | _Commit:
+        """The oldest item; with ``max_join``, audio queued behind it (up to that many bytes in all) comes joined
+        to it, so a session that fell behind catches up with fewer, larger appends (no delay when it keeps up)."""
+        while not self._items:
+            self.dropping = False
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        if isinstance(item, bytes):
+            self._bytes -= len(item)
+            if max_join and self._items and isinstance(self._items[0], bytes):
+                parts = [item]
+                size = len(item)
+                while self._items and isinstance(nxt := self._items[0], bytes) and size + len(nxt) <= max_join:
+                    parts.append(nxt)
+                    size += len(nxt)
+                    self._bytes -= len(nxt)
+                    self._items.popleft()
+                item = b"".join(parts)
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass
@@ -131,6 +210,8 @@ class VoiceChat:
         secrets: Sequence[str] = (),
         transcription_model: str | None = None,
         connect_timeout_s: float = 60.0,
+        admission: VoiceAdmission | None = None,
+        max_queued_audio_ms: int = MAX_QUEUED_AUDIO_MS,
     ) -> None:
         self._factory = factory
         self.options = options
@@ -141,17 +222,28 @@ class VoiceChat:
         self._secrets = list(secrets)
         self._transcription_model = transcription_model or options.transcription_model
         self._connect_timeout_s = connect_timeout_s
+        self._admission = admission
+        self._voices = voices_for(options)
 
         self._client: RealtimeLike | None = None
         self._connect_lock = asyncio.Lock()
-        self._connect_failed_at: float | None = None
         self._events_task: asyncio.Task[None] | None = None
         self._sender_task: asyncio.Task[None] | None = None
-        self._audio: asyncio.Queue[bytes | _Commit] = asyncio.Queue()
+        self._audio = AudioInbox(max_queued_audio_ms * BYTES_PER_MS)
         self._uncommitted_bytes = 0
         self._closed = False
+        self._stopped = False  # stopped for good: nothing reconnects until "Try again"
+        self._stop_message: cl.Message | None = None
+        self._link = "connecting"  # connected | reconnecting | stopped: a toast per change, not per attempt
+        self._stable_since = time.monotonic()
+        self._toasted: set[str] = set()  # state toasts shown in this streak of trouble
+        self._errors_shown: set[str] = set()  # error codes shown in this streak
 
         self.mic_on = False
+        self._voice_starting = False
+        self._mic_off_at: float | None = None
+        self.dropped_payloads = 0  # audio payloads that were not bytes
+        self.ignored_chunks = 0  # audio sent while the microphone was not on
         self._player_ready = False  # the browser's player exists once voice was started in this chat
         self._tracks: dict[str, _Track] = {}
         self._current: _Track | None = None
@@ -166,7 +258,6 @@ class VoiceChat:
         self.stats = Stats()
         self._status: cl.Message | None = None
         self._state = "Connecting…"
-        self._error_shown = False
 
     # ------------------------------------------------------------------ Chainlit callbacks
 
@@ -183,6 +274,7 @@ class VoiceChat:
             return
         client = await self.ensure_connected()
         if client is None:
+            await self._tell_stopped()
             return
         try:
             await self._set_spoken(self.mic_on)
@@ -191,9 +283,25 @@ class VoiceChat:
             await self._report_exception("Sending your message failed", exc)
 
     async def start_voice(self) -> bool:
-        """``on_audio_start``: True (mic on) once the session is up; False when it cannot be opened."""
-        client = await self.ensure_connected()
+        """``on_audio_start``: True (mic on) once the session is up; False when it cannot be opened or the process
+        already relays its limit of voice chats (the user is told it is busy)."""
+        if self._admission is not None and not self._admission.acquire(self):
+            await cl.ErrorMessage(
+                content=(
+                    f"Voice is busy: this app is already relaying {self._admission.limit} voice conversations, "
+                    "the most it can take. Typed messages still work; try the microphone again in a while."
+                ),
+                author="Error",
+            ).send()
+            return False
+        self._voice_starting = True
+        try:
+            client = await self.ensure_connected()
+        finally:
+            self._voice_starting = False
         if client is None:
+            self._release_voice()
+            await self._tell_stopped()
             return False
         self.mic_on = True
         self._player_ready = True
@@ -204,21 +312,55 @@ class VoiceChat:
             await self._report_exception("Turning voice on failed", exc)
         return True
 
-    def push_audio(self, pcm: bytes) -> None:
-        """``on_audio_chunk``: queue the chunk at once, before any await, so chunks keep their order."""
-        if self._closed or not pcm:
+    def push_audio(self, pcm: object) -> None:
+        """``on_audio_chunk``: queue the chunk at once, before any await, so chunks keep their order. A payload
+        that is not bytes, or audio while the mic is off, is dropped and counted (logged once per chat)."""
+        if self._closed:
             return
+        if not isinstance(pcm, bytes | bytearray | memoryview):
+            self.dropped_payloads += 1
+            if self.dropped_payloads == 1:
+                log.warning(
+                    "dropped a malformed audio payload (%s instead of bytes); further ones in this chat are "
+                    "dropped without a log line",
+                    type(pcm).__name__,
+                )
+            return
+        if not self._accepting_audio():
+            self.ignored_chunks += 1
+            if self.ignored_chunks == 1:
+                log.info("ignored audio sent while the microphone is off; further chunks are ignored silently")
+            return
+        pcm = bytes(pcm)
         if len(pcm) % 2:
             pcm = pcm[:-1]
-        self._audio.put_nowait(pcm)
+        if not pcm:
+            return
+        dropped = self._audio.put(pcm)
+        if dropped and not self._audio.dropping:
+            self._audio.dropping = True
+            log.warning(
+                "dropped %d ms of microphone audio: more than %d ms waited to be sent (the service connection "
+                "is not keeping up)",
+                dropped // BYTES_PER_MS,
+                self._audio.max_bytes // BYTES_PER_MS,
+            )
         self._ensure_sender()
+
+    def _accepting_audio(self) -> bool:
+        if self.mic_on or self._voice_starting:
+            return True
+        return self._mic_off_at is not None and time.monotonic() - self._mic_off_at < AUDIO_END_GRACE_S
 
     async def end_voice(self) -> None:
         """``on_audio_end``: the user stopped the mic. Push-to-talk: commit the turn (after the queued chunks).
         The browser stops its player when the mic stops: the playing response's audio is no longer sent, and the
         service is told (``response.cancel``, and ``conversation.item.truncate`` at what was heard), so the
         model's context holds only the words the user heard."""
-        self.mic_on = False
+        was_on, self.mic_on = self.mic_on, False
+        self._release_voice()
+        if was_on:
+            self._mic_off_at = time.monotonic()
         if self._current is not None and self._current.playing(time.monotonic()):
             self._current.interrupted = True
             if self._client is not None:
@@ -226,12 +368,25 @@ class VoiceChat:
                     await self._client.cancel()
                 except Exception as exc:
                     await self._report_exception("Stopping the answer failed", exc)
-        if self.options.turn_detection == "push_to_talk":
-            self._audio.put_nowait(_COMMIT)
+        if was_on and self.options.turn_detection == "push_to_talk":
+            self._audio.put(_COMMIT)
             self._ensure_sender()
 
+    def _release_voice(self) -> None:
+        if self._admission is not None:
+            self._admission.release(self)
+
     async def apply_settings(self, values: Mapping[str, Any]) -> None:
-        """``on_settings_update``: apply the chat settings to the live session (and to a later reconnect)."""
+        """``on_settings_update``: apply the chat settings to the live session (and to a later reconnect). A bad
+        value is refused with a message naming the setting; then nothing changes and the panel shows the settings
+        in force again."""
+        try:
+            values = validate_values(values, self._voices)
+        except SettingsError as exc:
+            log.info("chat settings refused: %s", exc.setting)
+            await self._restore_settings_panel()
+            await cl.context.emitter.send_toast(f"Setting not applied: {exc}", "error")
+            return
         new = options_from_values(values, self.options, transcription_model=self._transcription_model)
         changes = {
             name: getattr(new, name)
@@ -251,9 +406,35 @@ class VoiceChat:
         summary = ", ".join(_describe_change(k, v) for k, v in changes.items())
         await cl.context.emitter.send_toast(f"Settings applied: {summary}", "success")
 
+    async def _restore_settings_panel(self) -> None:
+        """Chainlit stored the refused values in the session's chat settings: put the ones in force back and
+        show them in the panel again."""
+        current = {
+            "voice": self.options.voice,
+            "turn_detection": self.options.turn_detection,
+            "transcription": self.options.transcription_model is not None,
+            "instructions": self.options.instructions,
+        }
+        with contextlib.suppress(Exception):
+            cl.context.session.chat_settings.update(current)
+        await cl.ChatSettings(settings_widgets(self.options)).send()
+
+    async def try_again(self) -> None:
+        """The "Try again" action: reopen a stopped session (the stop message loses its button)."""
+        message, self._stop_message = self._stop_message, None
+        if message is not None:
+            for action in message.actions:
+                with contextlib.suppress(Exception):
+                    await action.remove()
+        if not self._stopped and self._client is not None:
+            return
+        self._stopped = False
+        await self.ensure_connected()
+
     async def close(self) -> None:
         """``on_chat_end``: stop the tasks and close the session. Safe to call twice."""
         self._closed = True
+        self._release_voice()
         client, self._client = self._client, None
         tasks = [t for t in (self._sender_task, self._events_task) if t is not None]
         self._sender_task = self._events_task = None
@@ -278,9 +459,13 @@ class VoiceChat:
         socket reconnected). None, with the reason shown, when it cannot be opened."""
         if self._client is not None:
             return self._client
+        if self._stopped:
+            return None
         async with self._connect_lock:
             if self._client is not None:
                 return self._client
+            if self._stopped:
+                return None
             self._closed = False
             client = self._factory(self.options.model_copy())
             self._state = f"Connecting to {self.provider_label}…"
@@ -293,15 +478,11 @@ class VoiceChat:
                     await client.close()
                 reason = self._redact(str(exc) or type(exc).__name__)
                 log.warning("could not open the realtime session: %s", reason)
-                self._state = f"Not connected: {reason}"
-                self._connect_failed_at = time.monotonic()
-                await self._update_status()
-                await cl.ErrorMessage(
-                    content=f"Could not connect to {self.provider_label}: {reason}", author="Error"
-                ).send()
+                await self._stop(f"Could not connect to {self.provider_label}: {reason}", f"Not connected: {reason}")
                 return None
             self._client = client
-            self._error_shown = False
+            self._link = "connected"
+            self._stable_since = time.monotonic()
             self._events_task = asyncio.create_task(self._read_events(client), name="realtime-events")
             self._state = f"Connected to {self.provider_label}"
             await self._update_status()
@@ -325,11 +506,10 @@ class VoiceChat:
         local_steps.set(None)
         failing = False
         while True:
-            item = await self._audio.get()
+            item = await self._audio.get(max_join=MAX_APPEND_BYTES)
             try:
-                failed_at = self._connect_failed_at
-                if self._client is None and failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER_S:
-                    continue  # the failure was just shown; do not retry (and report) for every chunk
+                if self._stopped:
+                    continue  # the stop was shown once; audio waits for "Try again", it does not reconnect
                 client = await self.ensure_connected()
                 if client is None:
                     continue
@@ -370,7 +550,7 @@ class VoiceChat:
         finally:
             if self._client is client:  # the session ended by itself: the next use opens a new one
                 self._client = None
-                if not self._closed:
+                if not self._closed and not self._stopped:
                     self._state = "Disconnected; a new session opens when you speak or type"
                     with contextlib.suppress(Exception):
                         await self._update_status()
@@ -427,12 +607,19 @@ class VoiceChat:
                 f"in {event.delay_s:.0f} s…"
             )
             await self._update_status()
-            await cl.context.emitter.send_toast("Connection lost; reconnecting…", "warning")
+            if self._link == "connected" and "renew" not in event.reason:
+                self._link = "reconnecting"
+                if time.monotonic() - self._stable_since >= STABLE_AFTER_S:  # a new streak of trouble
+                    self._toasted.clear()
+                    self._errors_shown.clear()
+                await self._toast_once("Connection lost; reconnecting…", "warning")
         elif isinstance(event, Reconnected):
             self._state = f"Connected to {self.provider_label}" + (" (session renewed)" if event.renewed else "")
             await self._update_status()
-            if not event.renewed:
-                await cl.context.emitter.send_toast("Reconnected", "success")
+            if self._link == "reconnecting":
+                await self._toast_once("Reconnected", "success")
+            self._link = "connected"
+            self._stable_since = time.monotonic()
         elif isinstance(event, RealtimeError):
             await self._on_error(event)
 
@@ -533,9 +720,45 @@ class VoiceChat:
         text = describe_error(event.code, self._redact(event.message), fatal=event.fatal, retryable=event.retryable)
         log.warning("service error %s: %s", event.code, self._redact(event.message))
         if event.fatal:
-            self._state = "Stopped: " + text
-            await self._update_status()
+            await self._stop(text, "Stopped: " + text)
+            return
+        if time.monotonic() - self._stable_since >= STABLE_AFTER_S and self._link == "connected":
+            self._errors_shown.clear()
+        if event.code in self._errors_shown:
+            return  # the same error again while the connection flaps: shown once per streak
+        self._errors_shown.add(event.code or "")
         await cl.ErrorMessage(content=text, author="Error").send()
+
+    async def _toast_once(self, text: str, kind: str) -> None:
+        """A toast for a change of connection state, once per streak of trouble (a streak ends once the
+        connection stayed up :data:`STABLE_AFTER_S`)."""
+        if text in self._toasted:
+            return
+        self._toasted.add(text)
+        await cl.context.emitter.send_toast(text, kind)  # type: ignore[arg-type]
+
+    async def _stop(self, text: str, state: str) -> None:
+        """Stopped for good: one message with the "Try again" action (not one per failure), the status says so."""
+        self._state = state
+        self._link = "stopped"
+        await self._update_status()
+        if self._stopped:
+            return
+        self._stopped = True
+        message = cl.Message(
+            content=text,
+            author="Error",
+            actions=[cl.Action(name=TRY_AGAIN_ACTION, payload={}, label="Try again", tooltip="Reconnect")],
+        )
+        message.is_error = True
+        self._stop_message = message
+        await message.send()
+
+    async def _tell_stopped(self) -> None:
+        if self._stopped:
+            await cl.context.emitter.send_toast(
+                'The voice service is stopped; press "Try again" on the message above.', "warning"
+            )
 
     async def _report_exception(self, what: str, exc: BaseException) -> None:
         reason = self._redact(str(exc) or type(exc).__name__)

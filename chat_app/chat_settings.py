@@ -2,6 +2,11 @@
 
 Widget ids are the keys Chainlit sends back in ``on_settings_update``: ``voice``, ``instructions``,
 ``turn_detection``, ``transcription``.
+
+What the browser sends is checked before anything changes (:func:`validate_values`): the payload must be an object,
+the voice one of the panel's voices, the turn mode one of the panel's, the switch a boolean, and the instructions
+a string of at most :data:`MAX_INSTRUCTIONS_CHARS` characters. The first bad value raises :class:`SettingsError`
+naming the setting (never quoting more than :data:`QUOTE_CHARS` characters of the value) and nothing is applied.
 """
 
 from __future__ import annotations
@@ -13,7 +18,19 @@ from chainlit.input_widget import InputWidget, Select, Switch, TextInput
 
 from realtime.config import SessionOptions, TurnMode
 
-__all__ = ["TURN_LABELS", "VOICES", "options_from_values", "settings_widgets"]
+__all__ = [
+    "MAX_INSTRUCTIONS_CHARS",
+    "TURN_LABELS",
+    "VOICES",
+    "SettingsError",
+    "options_from_values",
+    "settings_widgets",
+    "validate_values",
+    "voices_for",
+]
+
+MAX_INSTRUCTIONS_CHARS = 8000  # instructions longer than this are refused (about 2,000 tokens of system prompt)
+QUOTE_CHARS = 40  # at most this much of a refused value is quoted back
 
 # Voices of OpenAI's gpt-realtime (Realtime API reference, ``audio.output.voice``). The local engine has one voice
 # and accepts any name.
@@ -26,9 +43,53 @@ TURN_LABELS: dict[str, TurnMode] = {
 }
 
 
+class SettingsError(ValueError):
+    """A chat setting was refused. ``setting`` is the widget's label; the message says why, for a person."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+def voices_for(options: SessionOptions) -> list[str]:
+    """The voices offered in the panel: the provider's voices, with the configured default first if it is not one
+    of them (the local engine speaks every name with its one voice)."""
+    return VOICES if options.voice in VOICES else [options.voice, *VOICES]
+
+
+def _quote(value: Any) -> str:
+    text = value if isinstance(value, str) else type(value).__name__
+    return repr(text[:QUOTE_CHARS] + "…" if len(text) > QUOTE_CHARS else text)
+
+
+def validate_values(values: Any, voices: list[str]) -> dict[str, Any]:
+    """The panel's ``values`` if every known one is acceptable (unknown keys are ignored); raises
+    :class:`SettingsError` for the first one that is not. ``voices``: the voices the panel offered."""
+    if not isinstance(values, Mapping):
+        raise SettingsError("Settings", f"expected an object of settings, got {type(values).__name__}")
+    voice = values.get("voice")
+    if voice is not None and (not isinstance(voice, str) or voice.strip() not in voices):
+        raise SettingsError("Voice", f"{_quote(voice)} is not one of the voices offered")
+    turn = values.get("turn_detection")
+    if turn is not None and turn not in get_args(TurnMode):
+        raise SettingsError("When is my turn over?", f"{_quote(turn)} is not one of the choices")
+    transcription = values.get("transcription")
+    if transcription is not None and not isinstance(transcription, bool):
+        raise SettingsError("Show what I said", "expected on or off")
+    instructions = values.get("instructions")
+    if instructions is not None:
+        if not isinstance(instructions, str):
+            raise SettingsError("Instructions", "expected text")
+        if len(instructions) > MAX_INSTRUCTIONS_CHARS:
+            raise SettingsError(
+                "Instructions", f"{len(instructions):,} characters is too long (at most {MAX_INSTRUCTIONS_CHARS:,})"
+            )
+    return dict(values)
+
+
 def settings_widgets(options: SessionOptions) -> list[InputWidget]:
     """The widgets, showing ``options`` as their initial values."""
-    voices = VOICES if options.voice in VOICES else [options.voice, *VOICES]
+    voices = voices_for(options)
     return [
         Select(id="voice", label="Voice", values=voices, initial_value=options.voice),
         Select(

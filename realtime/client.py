@@ -1,4 +1,4 @@
-"""The asyncio Realtime client: a thin websocket transport around :class:`realtime.session.RealtimeSession`.
+"""The asyncio Realtime client: a thin transport around :class:`realtime.session.RealtimeSession`.
 
     async with RealtimeClient(Settings()) as rt:
         events = rt.events()
@@ -7,9 +7,32 @@
 
 It owns the connection (opened by an injected connector, ``realtime.transport``; auth headers fetched afresh at
 every connect, the dialect mapped at the edge), one writer task so sends keep their order, a reader task that never
-waits on a tool (``realtime.conversation`` runs them as tasks of the client), reconnects with backoff that replay
-the session settings and the conversation, and renewal of the session ahead of the provider's time cap. Listeners
-and ``events()`` iterators receive every app event.
+waits on a tool (``realtime.conversation`` runs them as tasks of the client), reconnects that replay the session
+settings and the conversation, and renewal of the session ahead of the provider's time cap. Listeners and
+``events()`` iterators receive every app event.
+
+What it trusts of the server is bounded:
+
+- **Handshake**: a connection counts as open once ``session.created`` arrived, within
+  ``REALTIME_SESSION_TIMEOUT_S`` (15 s) of the websocket handshake.
+- **Reconnects** (:class:`ReconnectPolicy`): exponential backoff with jitter (0.5 s doubling up to 15 s, each
+  delay drawn between half and all of it), at most ``REALTIME_RECONNECT_ATTEMPTS`` (6) failed attempts in a row;
+  the count resets only after a connection stayed up ``REALTIME_HEALTHY_AFTER_S`` (10 s) with no fatal error. It
+  stops at once on a fatal close (1008, 4000-4003), a fatal error event (``invalid_api_key``,
+  ``beta_api_shape_disabled``, ... see ``realtime.session.FATAL_ERROR_CODES``) or a refused handshake with HTTP 401,
+  403 or 404. When it stops, the app gets exactly one fatal :class:`RealtimeError` and the iterators end.
+- **Events**: a frame that cannot be read (not JSON, missing fields, bad base64 audio) is skipped; the first one
+  is reported (one non-fatal ``invalid_server_event`` error), later ones are only counted. Never a reconnect.
+- **Frames** larger than ``realtime.transport.MAX_SERVER_FRAME_BYTES`` (16 MiB) close the connection (1009).
+- **Answers**: while an answer is expected (a ``response.create`` sent, or a response running), a server silent for
+  ``REALTIME_RESPONSE_TIMEOUT_S`` (60 s) gets one ``response_timeout`` error; the answer is abandoned
+  (``response.cancel``) and the next turn can ask again.
+- **Slow consumers**: each ``events()`` iterator buffers at most :data:`MAX_QUEUED_EVENTS` events. When it is full
+  further events are dropped for that iterator, which first receives one non-fatal ``events_dropped`` error (the
+  consumer is told, not fed without bound); the count is logged when it catches up.
+
+:meth:`RealtimeClient.close` ends every task the client started (writer, reader, renewal, watchdog, tools), also
+when the caller is cancelled while it waits.
 """
 
 from __future__ import annotations
@@ -19,8 +42,11 @@ import contextlib
 import inspect
 import json
 import logging
+import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
@@ -33,25 +59,109 @@ from realtime.redaction import redact
 from realtime.session import RealtimeSession, ToolOutput
 from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
 
-__all__ = ["ConnectionFailed", "RealtimeClient"]
+__all__ = [
+    "FATAL_CLOSE_CODES",
+    "FATAL_HANDSHAKE_STATUSES",
+    "MAX_QUEUED_EVENTS",
+    "ConnectionFailed",
+    "FatalConnectionError",
+    "RealtimeClient",
+    "ReconnectPolicy",
+]
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[AppEvent], Awaitable[None] | None]
-_CLOSED = object()
+
+FATAL_CLOSE_CODES = frozenset({1008, 4000, 4001, 4002, 4003})
+"""Close codes after which reconnecting cannot help (policy violation, the service's authentication and
+protocol-shape codes)."""
+FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
+MAX_QUEUED_EVENTS = 5000
+"""Events one ``events()`` iterator may have waiting (minutes of audio deltas)."""
+CLOSE_TIMEOUT_S = 5.0
 
 
 class ConnectionFailed(ConnectionError):
     """The service could not be reached or refused the connection. The message holds no secret."""
 
 
-class RealtimeClient:
-    """One realtime conversation over a websocket (see the module docstring).
+class FatalConnectionError(ConnectionFailed):
+    """The service refused the connection in a way a retry cannot fix (credentials, permission, endpoint)."""
 
-    ``settings`` supplies the provider (unless ``provider`` is given) and defaults; ``tools`` the Realtime
-    function definitions offered to the model (their calls are run by a :class:`realtime.conversation.Conversation`);
-    ``options`` the session options; ``clock`` monotonic seconds; ``reconnect_delays`` the backoff in seconds
-    between attempts; ``connector`` how to open a connection (default: a websocket, see ``realtime.transport``).
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """When to reconnect (see the module docstring). ``delays``, when given, are used as they are (no jitter;
+    the last one repeats) instead of the exponential backoff."""
+
+    max_attempts: int = 6
+    base_s: float = 0.5
+    max_s: float = 15.0
+    healthy_after_s: float = 10.0
+    delays: tuple[float, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReconnectPolicy:
+        return cls(
+            max_attempts=settings.realtime_reconnect_attempts,
+            base_s=settings.realtime_reconnect_base_s,
+            max_s=settings.realtime_reconnect_max_s,
+            healthy_after_s=settings.realtime_healthy_after_s,
+        )
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before failed-attempt number ``attempt`` (1-based)."""
+        if self.delays:
+            return self.delays[min(attempt, len(self.delays)) - 1]
+        full = min(self.max_s, self.base_s * 2 ** max(0, attempt - 1))
+        return full * (0.5 + 0.5 * (rng or random).random())
+
+
+class _Fatal(Exception):
+    """A connection ended in a way that stops the client (the session may already have emitted its error)."""
+
+
+class _Subscriber:
+    """One ``events()`` iterator's bounded buffer (see the module docstring for the overflow policy)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: deque[AppEvent | None] = deque()
+        self.ready = asyncio.Event()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, event: AppEvent | None) -> None:
+        if event is not None and len(self.items) >= self.limit:
+            if not self.dropped:  # one notice, beyond the limit, at the point the gap starts
+                self.items.append(
+                    RealtimeError("events_dropped", "Some updates were dropped because the app fell behind.")
+                )
+            self.dropped += 1
+            return
+        self.items.append(event)
+        self.ready.set()
+
+    async def get(self) -> AppEvent | None:
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        event = self.items.popleft()
+        if self.dropped and not self.items:
+            log.warning("an events() consumer fell behind: %d events were dropped", self.dropped)
+            self.dropped = 0
+        return event
+
+
+class RealtimeClient:
+    """One realtime conversation over a connection (see the module docstring).
+
+    ``settings`` supplies the provider (unless ``provider`` is given), the defaults and the bounds; ``tools`` the
+    Realtime function definitions offered to the model (their calls are run by a
+    :class:`realtime.conversation.Conversation`); ``options`` the session options; ``clock`` monotonic seconds;
+    ``reconnect`` the :class:`ReconnectPolicy` (``reconnect_delays``: a fixed list of delays instead, one attempt
+    per delay); ``connector`` how to open a connection (default: a websocket, see ``realtime.transport``).
     """
 
     def __init__(
@@ -62,8 +172,10 @@ class RealtimeClient:
         tools: Sequence[dict[str, Any]] = (),
         options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
-        reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0),
+        reconnect: ReconnectPolicy | None = None,
+        reconnect_delays: Sequence[float] | None = None,
         connector: Connector | None = None,
+        max_queued_events: int = MAX_QUEUED_EVENTS,
     ) -> None:
         self.settings = settings or Settings()
         self.provider = provider or build_provider(self.settings)
@@ -76,16 +188,33 @@ class RealtimeClient:
             model=self.provider.model,
         )
         self._connector = connector or websocket_connector()
-        self._reconnect_delays = tuple(reconnect_delays)
+        if reconnect is None:
+            reconnect = ReconnectPolicy.from_settings(self.settings)
+            if reconnect_delays is not None:
+                reconnect = ReconnectPolicy(
+                    max_attempts=len(tuple(reconnect_delays)),
+                    healthy_after_s=reconnect.healthy_after_s,
+                    delays=tuple(reconnect_delays),
+                )
+        self.reconnect = reconnect
+        self._session_timeout_s = self.settings.realtime_session_timeout_s
+        self._response_timeout_s = self.settings.realtime_response_timeout_s
         self._renew_after_s = min(self.settings.realtime_session_renew_s, self.provider.session_cap_s - 60.0)
+        self._max_queued_events = max_queued_events
         self._ws: Connection | None = None
         self._send_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._listeners: list[Listener] = []
-        self._subscribers: list[asyncio.Queue[Any]] = []
+        self._subscribers: list[_Subscriber] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
         self._url: str | None = None
+        self._invalid_events = 0
+        self._fatal_event: RealtimeError | None = None
+        self._ended = False
+        self._last_frame_at = 0.0
+        self._expecting_since: float | None = None
+        self.handshakes = 0
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -97,49 +226,61 @@ class RealtimeClient:
         await self.close()
 
     async def connect(self) -> None:
-        """Connect and configure the session. Raises :class:`ConnectionFailed` (or ConfigurationError) when
-        the first connection cannot be made; later drops reconnect by themselves."""
-        ws = await self._open()
+        """Connect and configure the session. Raises :class:`ConnectionFailed` (:class:`FatalConnectionError` when
+        a retry cannot help) or ConfigurationError when the first connection cannot be made; later drops
+        reconnect by themselves."""
         self._closing = False
+        self._ended = False
+        try:
+            ws = await self._open_session()
+        except _Fatal as exc:
+            raise FatalConnectionError(str(exc)) from None
         self.session.start()
-        self._attach(ws)
+        self._ws = ws
         self._runner = asyncio.create_task(self._run(ws), name="realtime-client")
 
     async def close(self) -> None:
-        """Close the connection and end every ``events()`` iterator. Safe to call twice."""
+        """Close the connection, end every task the client started and every ``events()`` iterator. Safe to call
+        twice, and complete even when the caller is cancelled while it waits: every task is cancelled before the
+        first await, and the runner's own cleanup awaits the tasks it started."""
         self._closing = True
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runner
-        for task in list(self._tasks):
+        current = asyncio.current_task()
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None and not t.done() and t is not current]
+        self._runner = None
+        for task in tasks:
             task.cancel()
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-            self._ws = None
-        for queue in self._subscribers:
-            queue.put_nowait(_CLOSED)
-        self._subscribers.clear()
+        ws, self._ws = self._ws, None
+        try:
+            if tasks:
+                await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            if ws is not None:
+                await self._close_connection(ws)
+        finally:
+            self._end_subscribers()
 
     # ------------------------------------------------------------------------------------------ app events
 
     def events(self) -> AsyncIterator[AppEvent]:
-        """An async iterator of every app event from now on; it ends when the client closes."""
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._subscribers.append(queue)
+        """An async iterator of every app event from now on; it ends when the client closes. It buffers at most
+        ``max_queued_events``: see the module docstring for what happens to a consumer that falls behind."""
+        subscriber = _Subscriber(self._max_queued_events)
+        if self._ended:  # it already stopped: a late subscriber still learns why, then the iterator ends
+            if self._fatal_event is not None:
+                subscriber.put(self._fatal_event)
+            subscriber.put(None)
+        else:
+            self._subscribers.append(subscriber)
 
         async def iterate() -> AsyncIterator[AppEvent]:
             try:
                 while True:
-                    event = await queue.get()
-                    if event is _CLOSED:
+                    event = await subscriber.get()
+                    if event is None:
                         return
                     yield event
             finally:
                 with contextlib.suppress(ValueError):
-                    self._subscribers.remove(queue)
+                    self._subscribers.remove(subscriber)
 
         return iterate()
 
@@ -150,8 +291,17 @@ class RealtimeClient:
 
     async def _dispatch(self, events: list[AppEvent]) -> None:
         for event in events:
-            for queue in self._subscribers:
-                queue.put_nowait(event)
+            if isinstance(event, RealtimeError):
+                if event.code == "invalid_server_event":
+                    self._invalid_events += 1
+                    if self._invalid_events > 1:
+                        continue  # reported once; the rest are counted
+                if event.fatal:
+                    if self._fatal_event is not None:
+                        continue
+                    self._fatal_event = event
+            for subscriber in self._subscribers:
+                subscriber.put(event)
             for listener in list(self._listeners):
                 try:
                     result = listener(event)
@@ -159,6 +309,12 @@ class RealtimeClient:
                         await result
                 except Exception:
                     log.exception("listener failed on %s", event.type)
+
+    def _end_subscribers(self) -> None:
+        self._ended = True
+        for subscriber in self._subscribers:
+            subscriber.put(None)
+        self._subscribers.clear()
 
     # ------------------------------------------------------------------------------------------ actions
 
@@ -203,7 +359,7 @@ class RealtimeClient:
         await self._flush()
 
     def run_task(self, coro: Coroutine[Any, Any, None], *, name: str | None = None) -> asyncio.Task[None]:
-        """Run ``coro`` as a task that belongs to this client: :meth:`close` cancels it."""
+        """Run ``coro`` as a task that belongs to this client: :meth:`close` cancels it and waits for it."""
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -212,6 +368,11 @@ class RealtimeClient:
     async def _flush(self) -> None:
         for event in self.session.data_to_send():
             self._send_queue.put_nowait(event)
+        if self.session.response_active:
+            if self._expecting_since is None:
+                self._expecting_since = time.monotonic()
+        else:
+            self._expecting_since = None
         await self._dispatch(self.session.events_received())
 
     # ------------------------------------------------------------------------------------------ transport
@@ -219,61 +380,173 @@ class RealtimeClient:
     async def _open(self) -> Connection:
         self._url = self.provider.url
         headers = await self.provider.headers()
+        self.handshakes += 1
         try:
             return await self._connector(self._url, headers)
         except ConnectionRefused as exc:
             if exc.status is None:
                 raise ConnectionFailed(f"{self.provider.label}: cannot connect ({exc})") from None
             hint = {401: "the key or token was rejected", 403: "access denied", 404: "wrong endpoint or model"}
-            raise ConnectionFailed(
-                f"{self.provider.label}: HTTP {exc.status} ({hint.get(exc.status, 'handshake refused')})"
-            ) from None
+            message = f"{self.provider.label}: HTTP {exc.status} ({hint.get(exc.status, 'handshake refused')})"
+            if exc.status in FATAL_HANDSHAKE_STATUSES:
+                raise _Fatal(message) from None
+            raise ConnectionFailed(message) from None
 
-    def _attach(self, ws: Connection) -> None:
-        self._ws = ws
+    async def _open_session(self) -> Connection:
+        """Open a connection and wait for ``session.created`` (bounded). Raises :class:`ConnectionFailed` (retry
+        may help) or :class:`_Fatal`."""
+        ws = await self._open()
+        try:
+            await self._await_session_created(ws)
+        except BaseException:
+            await self._close_connection(ws)
+            raise
+        return ws
+
+    async def _await_session_created(self, ws: Connection) -> None:
+        frames = aiter(ws)
+        try:
+            async with asyncio.timeout(self._session_timeout_s):
+                while True:
+                    try:
+                        frame = await anext(frames)
+                    except StopAsyncIteration:
+                        raise self._closed_error(ws.close_code, ws.close_reason, "during the handshake") from None
+                    except ConnectionClosed as exc:
+                        code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
+                        raise self._closed_error(code, reason, "during the handshake") from None
+                    data = self._receive(frame, parse=True)
+                    if self.session.fatal is not None:
+                        raise _Fatal(self.session.fatal.message)
+                    if isinstance(data, dict) and data.get("type") == "session.created":
+                        return
+        except TimeoutError:
+            raise ConnectionFailed(
+                f"{self.provider.label}: no session.created within {self._session_timeout_s:g} s of the handshake"
+            ) from None
+        finally:
+            close = getattr(frames, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
+    def _closed_error(self, code: int | None, reason: str | None, when: str = "") -> Exception:
+        shown = redact(reason or "")[:80]
+        when = f" {when}" if when else ""
+        message = f"{self.provider.label} closed the connection{when} (code {code}{': ' + shown if shown else ''})"
+        log.info("%s", message)
+        return _Fatal(message) if code in FATAL_CLOSE_CODES else ConnectionFailed(message)
+
+    async def _close_connection(self, ws: Connection) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await ws.close()
+
+    def _receive(self, frame: str | bytes, *, parse: bool = False) -> Any:
+        """Feed one frame to the session; returns the parsed event when ``parse`` (or the beta dialect) asked
+        for it, else the frame. A frame the session cannot handle is reported once (see :meth:`_dispatch`) and
+        skipped."""
+        data: Any = frame
+        if parse or self.provider.dialect == "beta":
+            with contextlib.suppress(ValueError):
+                data = json.loads(frame)
+        try:
+            if self.provider.dialect == "beta" and isinstance(data, dict):
+                data = server_event_from_beta(data)
+            self.session.receive(data)
+        except Exception as exc:
+            if self._invalid_events == 0:
+                log.warning("skipped a server event we could not handle (%s)", type(exc).__name__)
+            self.session._emit(RealtimeError("invalid_server_event", "The service sent an event we could not read."))
+        return data
 
     async def _run(self, ws: Connection) -> None:
-        while not self._closing:
-            writer = asyncio.create_task(self._writer(ws))
-            renew = asyncio.create_task(asyncio.sleep(max(self._renew_after_s, 1.0)))
-            reader = asyncio.create_task(self._reader(ws))
-            await self._flush()
-            done, _ = await asyncio.wait({reader, writer, renew}, return_when=asyncio.FIRST_COMPLETED)
-            renewed = renew in done or self.session.renewal_needed
-            for task in (reader, writer, renew):
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await ws.close()
-            if self._closing or self.session.fatal is not None:
-                break
-            reason = "renewing the session" if renewed else "connection lost"
-            try:
-                ws = await self._reconnect(reason, renewed)
-            except ConnectionFailed:
-                break
-        await self._end()
+        """Serve connections until the client closes or stops: reconnect per the policy, renew ahead of the cap."""
+        failures = 0
+        try:
+            while not self._closing:
+                opened_at = time.monotonic()
+                outcome = await self._serve(ws)
+                await self._close_connection(ws)
+                self._ws = None
+                await self._flush()
+                if self._closing:
+                    break
+                if self.session.fatal is not None:
+                    break  # the session's own fatal error was the one message
+                if isinstance(outcome, _Fatal):
+                    await self._dispatch([RealtimeError("connection_closed", str(outcome), fatal=True)])
+                    break
+                renewed = outcome == "renew"
+                if renewed or time.monotonic() - opened_at >= self.reconnect.healthy_after_s:
+                    failures = 0
+                reopened = await self._reconnect(failures, renewed, str(outcome))
+                if reopened is None:
+                    break
+                ws, failures = reopened
+        finally:
+            self._end_subscribers()
 
-    async def _reconnect(self, reason: str, renewed: bool) -> Connection:
+    async def _serve(self, ws: Connection) -> str | _Fatal:
+        """Run one connection's tasks until one ends; returns why (``renew``, a close description, or _Fatal)."""
+        self._last_frame_at = time.monotonic()
+        tasks: set[asyncio.Task[Any]] = {
+            asyncio.create_task(self._reader(ws), name="realtime-reader"),
+            asyncio.create_task(self._writer(ws), name="realtime-writer"),
+            asyncio.create_task(self._renewal(), name="realtime-renewal"),
+            asyncio.create_task(self._watchdog(), name="realtime-watchdog"),
+        }
+        try:
+            await self._flush()
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is None and task.result():
+                result: str | _Fatal = task.result()
+                return result
+        if self.session.renewal_needed:
+            return "renew"
+        return "connection lost"
+
+    async def _reconnect(self, failures: int, renewed: bool, reason: str) -> tuple[Connection, int] | None:
+        """Reconnect per the policy; None (after one fatal error event) when it gives up or must stop."""
+        attempt = 0
         last: Exception | None = None
-        for attempt, delay in enumerate((0.0, *self._reconnect_delays) if renewed else self._reconnect_delays, 1):
-            await self._dispatch([Reconnecting(attempt, delay, reason)])
+        while not self._closing:
+            attempt += 1
+            if renewed and attempt == 1:
+                delay = 0.0
+            else:
+                failures += 1
+                if failures > self.reconnect.max_attempts:
+                    break
+                delay = self.reconnect.delay(failures)
+            await self._dispatch([Reconnecting(attempt, delay, "renewing the session" if renewed else reason)])
             await asyncio.sleep(delay)
             try:
-                ws = await self._open()
+                ws = await self._open_session()
+            except _Fatal as exc:
+                await self._flush()
+                if self.session.fatal is None:
+                    await self._dispatch([RealtimeError("connection_refused", str(exc), fatal=True)])
+                return None
             except (ConnectionFailed, ConfigurationError) as exc:
                 last = exc
                 log.warning("reconnect attempt %d failed: %s", attempt, exc)
                 continue
             self._drain_stale_sends()
             self.session.start(replay=True)
-            self._attach(ws)
+            self._ws = ws
             await self._flush()  # the cut response's end reaches the app before Reconnected
             await self._dispatch([Reconnected(attempt, renewed=renewed)])
-            return ws
-        error = RealtimeError("connection_lost", f"Lost the connection and could not reconnect: {last}", fatal=True)
-        await self._dispatch([error])
-        self._closing = True
-        raise ConnectionFailed(str(last))
+            return ws, failures
+        if not self._closing:
+            message = f"Lost the connection and could not reconnect after {failures - 1} attempts"
+            await self._dispatch([RealtimeError("connection_lost", f"{message}: {last or reason}", fatal=True)])
+        return None
 
     def _drain_stale_sends(self) -> None:
         # What was queued for the dead connection is covered by the replay (session settings, items, a pending
@@ -281,12 +554,7 @@ class RealtimeClient:
         while not self._send_queue.empty():
             self._send_queue.get_nowait()
 
-    async def _end(self) -> None:
-        for queue in self._subscribers:
-            queue.put_nowait(_CLOSED)
-        self._subscribers.clear()
-
-    async def _writer(self, ws: Connection) -> None:
+    async def _writer(self, ws: Connection) -> str:
         beta = self.provider.dialect == "beta"
         while True:
             event = await self._send_queue.get()
@@ -294,22 +562,51 @@ class RealtimeClient:
             try:
                 await ws.send(json.dumps(wire, separators=(",", ":")))
             except ConnectionClosed:
-                return  # the reconnect replays what matters (see _drain_stale_sends)
+                return "connection lost"  # the reconnect replays what matters (see _drain_stale_sends)
 
-    async def _reader(self, ws: Connection) -> None:
-        beta = self.provider.dialect == "beta"
+    async def _renewal(self) -> str:
+        await asyncio.sleep(max(self._renew_after_s, 1.0))
+        return "renew"
+
+    async def _reader(self, ws: Connection) -> str | _Fatal:
         try:
             async for frame in ws:
-                if beta:
-                    try:
-                        data: Any = server_event_from_beta(json.loads(frame))
-                    except ValueError:
-                        data = frame
-                    self.session.receive(data)
-                else:
-                    self.session.receive(frame)
+                self._last_frame_at = time.monotonic()
+                self._receive(frame)
                 await self._flush()
-                if self.session.renewal_needed or self.session.fatal is not None:
-                    return
+                if self.session.renewal_needed:
+                    return "renew"
+                if self.session.fatal is not None:
+                    return "fatal"
         except ConnectionClosed as exc:
-            log.info("connection closed: %s", redact(exc.rcvd.reason) if exc.rcvd else "no close frame")
+            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
+        else:
+            code, reason = ws.close_code, ws.close_reason
+        error = self._closed_error(code, reason)
+        return error if isinstance(error, _Fatal) else str(error)
+
+    async def _watchdog(self) -> str:
+        """An answer expected while the server says nothing for the response timeout: one error, and the answer
+        is abandoned so the next turn can ask again."""
+        while True:
+            await asyncio.sleep(min(1.0, self._response_timeout_s / 4))
+            since = self._expecting_since
+            if since is None or not self.session.response_active:
+                continue
+            silent = time.monotonic() - max(since, self._last_frame_at)
+            if silent < self._response_timeout_s:
+                continue
+            log.warning("no answer from the service for %.0f s; abandoning the answer", silent)
+            self._abandon_response()
+            message = f"The service did not answer for {self._response_timeout_s:g} s; ask again."
+            self.session._emit(RealtimeError("response_timeout", message))
+            await self._flush()
+
+    def _abandon_response(self) -> None:
+        session = self.session
+        session.cancel()  # response.cancel to the server, playback stopped
+        if session._response is not None:  # the app sees the answer end
+            session._finish_response(session._response.id, "cancelled", None, {"reason": "timeout"})
+        session._awaiting_created = False  # so the next response.create is not held behind this one
+        session._want_response = False
+        self._expecting_since = None

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     realtime_transcription_model: str | None = "whisper-1"
     # Renew the session this many seconds after connecting, ahead of the provider's cap (GA: 60 min).
     realtime_session_renew_s: float = Field(default=55 * 60, gt=0)
+    # How the client bounds a connection (realtime.client): seconds to wait for session.created after the
+    # handshake; seconds without any server event while an answer is expected; the reconnect policy (failed
+    # attempts in a row before it gives up, first and longest delay, and how long a connection must stay up to
+    # count as healthy again).
+    realtime_session_timeout_s: float = Field(default=15.0, gt=0)
+    realtime_response_timeout_s: float = Field(default=60.0, gt=0)
+    realtime_reconnect_attempts: int = Field(default=6, ge=0)
+    realtime_reconnect_base_s: float = Field(default=0.5, ge=0)
+    realtime_reconnect_max_s: float = Field(default=15.0, ge=0)
+    realtime_healthy_after_s: float = Field(default=10.0, ge=0)
 
     # Chainlit's sign-in secret: read here only so the one redactor (realtime.redaction) knows it.
     chainlit_auth_secret: SecretStr | None = None

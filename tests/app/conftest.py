@@ -94,13 +94,20 @@ def start_app(log_path: Path, env: dict[str, str], *, timeout_s: float = 90.0) -
     raise RuntimeError(f"the app did not answer within {timeout_s} s:\n{log_path.read_text(errors='replace')}")
 
 
-def stop_app(server: AppServer) -> None:
+def stop_app(server: AppServer, *, check_log: bool = True) -> None:
+    """Stop the app; then fail if its log reports an asyncio task destroyed while pending or an exception never
+    retrieved (see tests/conftest.py)."""
     server.process.terminate()
     try:
         server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    if check_log:
+        from tests.conftest import problems_in_log
+
+        found = problems_in_log(server.log())
+        assert not found, f"asyncio reported in {server.log_path.name}:\n" + "\n".join(found[:20])
 
 
 @pytest.fixture(scope="session")

@@ -28,18 +28,26 @@ def load_pcm(path: Path) -> bytes:
 class WireChat:
     """One chat session. ``events`` holds ``(monotonic time, event, data)`` of everything the server sent."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, headers: dict[str, str] | None = None, on_event: Callable[[str, Any], None] | None = None
+    ) -> None:
         self.url = url
+        self.headers = headers or {}
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[float, str, Any]] = []
+        self._on_event = on_event
         self.sio.on("*", self._record)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.events.append((time.monotonic(), event, data))
+        if self._on_event is not None:
+            self._on_event(event, data)
 
     async def open(self) -> None:
+        """Connect (``headers`` go with the handshake, e.g. the sign-in cookie) and start the chat."""
         await self.sio.connect(
             self.url,
+            headers=self.headers,
             socketio_path="/ws/socket.io",
             transports=["websocket"],
             auth={
