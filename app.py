@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import chainlit as cl
+from chainlit.config import APP_ROOT
+from chainlit.data.base import BaseDataLayer
+from chainlit.types import ThreadDict
 
+from chat_app import history
 from chat_app.auth import AuthConfig, auth_from_env
 from chat_app.chat import VoiceChat
+from chat_app.data_layer import HistoryDataLayer, history_from_env
 from chat_app.render import secrets_of
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
@@ -88,6 +94,7 @@ def _chat() -> VoiceChat:
             secrets=secrets_of(SETTINGS),
             transcription_model=SETTINGS.realtime_transcription_model,
         )
+        chat.on_spoken_turn = history.start_thread
         cl.user_session.set(CHAT_KEY, chat)
     return chat
 
@@ -100,6 +107,8 @@ async def on_app_startup() -> None:
         from realtime.providers import embedded_engine_url
 
         log.info("local engine starting at %s (models loading in the background)", await embedded_engine_url())
+    if HISTORY_LAYER is not None:
+        await HISTORY_LAYER.prepare()  # creates or migrates the schema; the app does not start without it
 
 
 @cl.on_chat_start
@@ -110,6 +119,7 @@ async def on_chat_start() -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     await _chat().send_text(message.content)
+    await history.keep_settings()
 
 
 @cl.on_audio_start
@@ -130,6 +140,15 @@ async def on_audio_end() -> None:
 @cl.on_settings_update
 async def on_settings_update(settings: dict[str, Any]) -> None:
     await _chat().apply_settings(settings)
+    await history.keep_settings(settings)
+
+
+@cl.on_chat_resume
+async def on_chat_resume(thread: ThreadDict) -> None:
+    """A thread picked from the history: its settings and earlier turns go into a new session."""
+    chat = _chat()
+    await history.resume(chat, thread, transcription_model=SETTINGS.realtime_transcription_model)
+    history.start_after_resume(chat)
 
 
 @cl.on_chat_end
@@ -157,3 +176,15 @@ else:
         "sign-in is OFF: anyone who can reach this app can use it (and your tokens). For a deployed app set "
         "CHAINLIT_AUTH_SECRET and CHAINLIT_USERS (see .env.example)."
     )
+
+# Conversations are kept (Chainlit's history sidebar) when sign-in is on: in DATABASE_URL, or a SQLite file in
+# DATA_DIR (see chat_app.data_layer). Registered in every case, so Chainlit never starts a data layer of its own.
+HISTORY = history_from_env(os.environ, sign_in=AUTH is not None, app_dir=Path(APP_ROOT))  # raises on a bad URL
+HISTORY_LAYER = HistoryDataLayer(HISTORY, secrets=secrets_of(SETTINGS)) if HISTORY.enabled else None
+if HISTORY_LAYER is None:
+    log.info("history is off (%s); sign in to keep conversations", HISTORY.reason)
+
+
+@cl.data_layer
+def data_layer() -> BaseDataLayer:
+    return cast(BaseDataLayer, HISTORY_LAYER)  # None: no history

@@ -19,7 +19,7 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -177,6 +177,13 @@ class RealtimeClient:
         """A typed user message and a response (held while one is active)."""
         self.session.send_text(text)
         await self._flush()
+
+    async def add_items(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Put earlier turns (GA conversation items) into the conversation without a response; see
+        :meth:`RealtimeSession.add_items`."""
+        ids = self.session.add_items(items)
+        await self._flush()
+        return ids
 
     async def commit(self) -> None:
         self.session.commit()
