@@ -28,10 +28,11 @@ starting together do not race. Every statement is idempotent (``IF NOT EXISTS``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -294,6 +295,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self._connect_timeout_s = connect_timeout_s
         self._ready = False
         self._ready_lock = asyncio.Lock()
+        self._locks: dict[str, list[Any]] = {}  # thread id -> [its write lock, users]
         connect_args: dict[str, Any] = {}
         if config.dialect == "sqlite":
             path = make_url(config.url).database
@@ -345,11 +347,33 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         await self.prepare()
         return await super().execute_sql(query, parameters)
 
+    # Chainlit persists each message change in a task of its own (``asyncio.create_task(update_step(...))``), so
+    # two writes of one message (a transcript's partial and final text, a streamed answer's start and end) can
+    # overtake each other, and the older text win. Writes of a thread are serialised in the order they were
+    # made: each takes the thread's lock (FIFO) before its first await.
+
     async def create_step(self, step_dict: Any) -> None:
-        await super().create_step(self._redacted(step_dict))
+        async with self._write_lock(step_dict):
+            await super().create_step(self._redacted(step_dict))
 
     async def update_step(self, step_dict: Any) -> None:
-        await super().update_step(self._redacted(step_dict))
+        # Chainlit's update_step is its create_step (an upsert); calling that directly keeps the lock single-held,
+        # and before the first turn queues creations and updates in one queue, in order.
+        async with self._write_lock(step_dict):
+            await super().create_step(self._redacted(step_dict))
+
+    @contextlib.asynccontextmanager
+    async def _write_lock(self, step_dict: Any) -> AsyncIterator[None]:
+        key = str(step_dict.get("threadId") if isinstance(step_dict, dict) else "")
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(key, None)
 
     def _redacted(self, step_dict: Any) -> Any:
         if not self._secrets or not isinstance(step_dict, dict):
