@@ -58,7 +58,7 @@ def podman_env() -> dict[str, str]:
     return {**os.environ, "CONTAINERS_CONF": str(_conf())}
 
 
-def podman(*args: str, check: bool = True, timeout: float = 900, capture: bool = True) -> subprocess.CompletedProcess[str]:
+def podman(*args: str, check: bool = True, timeout: float = 900, capture: bool = True) -> subprocess.CompletedProcess:
     cmd = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", *args]
     return subprocess.run(cmd, env=podman_env(), check=check, timeout=timeout, text=True,
                           capture_output=capture)  # fmt: skip
@@ -83,7 +83,7 @@ def ensure_base_image(log: list[str]) -> None:
     file system when there is one. Appends what it did, with timings, to ``log``."""
     key = recipe_key()
     if image_exists(BASE_IMAGE):
-        label = podman("image", "inspect", "--format", "{{index .Labels \"rvc.recipe\"}}", BASE_IMAGE).stdout.strip()
+        label = podman("image", "inspect", "--format", '{{index .Labels "rvc.recipe"}}', BASE_IMAGE).stdout.strip()
         if label == key:
             log.append(f"base image {BASE_IMAGE} present (recipe {key})")
             return

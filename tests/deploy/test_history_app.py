@@ -8,9 +8,7 @@ session holds the earlier turns.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,9 @@ def recall_model() -> Iterator[RecallModel]:
 
 
 @pytest.fixture(scope="module")
-def history_app(tmp_path_factory: pytest.TempPathFactory, recall_model: RecallModel) -> Iterator[tuple[AppServer, Path]]:
+def history_app(
+    tmp_path_factory: pytest.TempPathFactory, recall_model: RecallModel
+) -> Iterator[tuple[AppServer, Path]]:
     data_dir = tmp_path_factory.mktemp("data")
     ARTIFACTS.mkdir(exist_ok=True)
     env = clean_env(**sign_in_env(DATA_DIR=str(data_dir), LOCAL_LLM_BASE_URL=recall_model.base_url,
@@ -67,16 +67,14 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     await chat.close()
 
     # Listed for alice, not for bob; bob can neither read, delete nor resume it.
-    deadline = time.monotonic() + 20
-    while not any(t["id"] == thread_id for t in alice.threads()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    await chat.wait(lambda: any(t["id"] == thread_id for t in alice.threads()), 20, "the thread in the list")
     assert [t["id"] for t in alice.threads()] == [thread_id]
     assert alice.threads()[0]["name"] == "my favourite colour is teal"
     assert bob.threads() == []
     assert bob.status_of("GET", f"/project/thread/{thread_id}") == 401
     assert bob.status_of("DELETE", "/project/thread", {"threadId": thread_id}) == 401
     intruder = bob.chat()
-    with pytest.raises(Exception, match="(?i)connect|refused|authori"):
+    with pytest.raises(Exception, match=r"(?i)connect|refused|authori"):
         await intruder.open(thread_id)
     await intruder.sio.disconnect()
 
