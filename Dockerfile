@@ -2,7 +2,8 @@
 # Build: docker build -t realtime-voice-chat .
 # Run:   docker run -p 8000:8000 --env-file .env -v rvc-data:/app/.data realtime-voice-chat
 # Behind a TLS-inspecting proxy, give pip the proxy's CA bundle for the build only (it is not kept in the image):
-#   podman build -v /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro --build-arg PIP_CERT=/run/build-ca.crt .
+#   podman build --format docker -v /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro \
+#     --build-arg PIP_CERT=/run/build-ca.crt .
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -37,7 +38,10 @@ COPY tools ./tools
 # working directory, and the history's SQLite file goes to .data (DATA_DIR): those two are the app's to write.
 # Mount a volume on /app/.data to keep conversations across containers, or set DATABASE_URL (PostgreSQL).
 RUN mkdir -p /app/.files /app/.data && chown app:app /app/.files /app/.data
-ENV DATA_DIR=/app/.data
+# PYTHONPATH: the `chainlit` command does not put /app on the import path, and the app imports some of its
+# packages late (the local engine at startup).
+ENV DATA_DIR=/app/.data \
+    PYTHONPATH=/app
 
 USER app
 EXPOSE 8000
