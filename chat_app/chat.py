@@ -454,7 +454,8 @@ class VoiceChat:
     async def _assistant_message(self, item_id: str) -> cl.Message:
         msg = self._assistant.get(item_id)
         if msg is None:
-            msg = self._assistant[item_id] = cl.Message(content="", author=ASSISTANT_AUTHOR)
+            # dated now: a streamed message is stored only when it ends, and the history lists steps by date
+            msg = self._assistant[item_id] = cl.Message(content="", author=ASSISTANT_AUTHOR, created_at=utc_now())
         return msg
 
     async def _user_placeholder(self, item_id: str | None) -> None:

@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +64,7 @@ log = logging.getLogger("app")
 SCHEMA_TABLE = "history_schema_version"
 _LOCK_KEY = 0x72766301  # pg_advisory_xact_lock key of this app's migrations ("rvc" 1)
 _TRUE = ("1", "true", "yes", "on")
+_DATED_STEPS = 10_000
 
 
 class HistoryConfigError(ValueError):
@@ -296,6 +298,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self._ready = False
         self._ready_lock = asyncio.Lock()
         self._locks: dict[str, list[Any]] = {}  # thread id -> [its write lock, users]
+        self._first_written: OrderedDict[str, str] = OrderedDict()  # step id -> createdAt given to it
         connect_args: dict[str, Any] = {}
         if config.dialect == "sqlite":
             path = make_url(config.url).database
@@ -354,13 +357,26 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
 
     async def create_step(self, step_dict: Any) -> None:
         async with self._write_lock(step_dict):
-            await super().create_step(self._redacted(step_dict))
+            await super().create_step(self._redacted(self._dated(step_dict)))
+
+    def _dated(self, step_dict: Any) -> Any:
+        """A streamed message reaches the data layer without ``createdAt`` (Chainlit sets it only in ``send``), and
+        the thread's steps are listed by it: give such a step the time it was first written, the same at every
+        later write (remembered for the newest :data:`_DATED_STEPS` steps)."""
+        if not isinstance(step_dict, dict) or step_dict.get("createdAt") or not step_dict.get("id"):
+            return step_dict
+        step_id = str(step_dict["id"])
+        created = self._first_written.pop(step_id, None) or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._first_written[step_id] = created
+        while len(self._first_written) > _DATED_STEPS:
+            self._first_written.popitem(last=False)
+        return {**step_dict, "createdAt": created}
 
     async def update_step(self, step_dict: Any) -> None:
         # Chainlit's update_step is its create_step (an upsert); calling that directly keeps the lock single-held,
         # and before the first turn queues creations and updates in one queue, in order.
         async with self._write_lock(step_dict):
-            await super().create_step(self._redacted(step_dict))
+            await super().create_step(self._redacted(self._dated(step_dict)))
 
     @contextlib.asynccontextmanager
     async def _write_lock(self, step_dict: Any) -> AsyncIterator[None]:
