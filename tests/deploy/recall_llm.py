@@ -1,5 +1,6 @@
 """A loopback chat completions model that remembers: each answer quotes the FIRST user message of the conversation
-it was sent (and counts the messages), so a test can see that a resumed session holds the earlier turns.
+it was sent (and counts the messages), so a test can see that a resumed session holds the earlier turns. Asked
+"what time is it" (the last message), it calls the ``get_current_time`` tool instead when it is offered.
 
 It speaks the streamed ``POST /v1/chat/completions`` of the OpenAI API reference ("Chat Completions", server-sent
 ``chat.completion.chunk`` events, ``data: [DONE]``), which the local engine's ``LOCAL_LLM_BASE_URL`` uses. It runs
@@ -56,6 +57,17 @@ class RecallModel:
         self.requests.append(messages)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        tools = {str((t.get("function") or {}).get("name")) for t in body.get("tools") or []}
+        last = messages[-1] if messages else {}
+        asks_time = last.get("role") == "user" and "what time" in str(last.get("content")).lower()
+        if asks_time and "get_current_time" in tools:
+            call = {"index": 0, "id": "call_recall_1", "type": "function",
+                    "function": {"name": "get_current_time", "arguments": '{"timezone": "Asia/Tokyo"}'}}  # fmt: skip
+            await self._chunk(response, {"role": "assistant", "tool_calls": [call]}, None)
+            await self._chunk(response, {}, "tool_calls")
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+            return response
         for delta in ({"role": "assistant", "content": ""}, {"content": recall(messages)}):
             chunk = {"id": "chatcmpl-recall", "object": "chat.completion.chunk", "created": 0, "model": "recall",
                      "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
@@ -65,3 +77,9 @@ class RecallModel:
         await response.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
         await response.write_eof()
         return response
+
+    @staticmethod
+    async def _chunk(response: web.StreamResponse, delta: dict[str, Any], finish: str | None) -> None:
+        chunk = {"id": "chatcmpl-recall", "object": "chat.completion.chunk", "created": 0, "model": "recall",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())

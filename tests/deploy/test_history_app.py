@@ -8,6 +8,8 @@ session holds the earlier turns.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import urllib.error
 from collections.abc import Iterator
@@ -62,6 +64,9 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     await wait_answers(chat, 1)
     await chat.type("and my cat is called Miso")
     await wait_answers(chat, 2)
+    await chat.type("what time is it in Tokyo?")
+    await chat.wait(lambda: any(chat.messages("tool").values()), 60, "the tool step")
+    await wait_answers(chat, 3)
     thread_id = chat.first_interaction_thread()
     assert thread_id
     await chat.close()
@@ -77,6 +82,14 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     with pytest.raises(Exception, match=r"(?i)connect|refused|authori"):
         await intruder.open(thread_id)
     await intruder.sio.disconnect()
+
+    # The tool step is kept with its arguments, result and duration.
+    stored = alice.thread(thread_id)
+    tool = next(s for s in stored["steps"] if s["type"] == "tool")
+    assert re.fullmatch(r"get_current_time \(\d+ ms\)", tool["name"]), tool["name"]
+    assert "Asia/Tokyo" in tool["input"] and "Asia/Tokyo" in tool["output"]
+    assert tool["start"] and tool["end"] and tool["start"] <= tool["end"]
+    assert json.loads(stored["metadata"])["chat_settings"]["voice"]  # the chat settings are in the thread
 
     # Resume: the history is shown, the new session holds it, the next answer uses it.
     resumed = alice.chat()

@@ -119,6 +119,9 @@ async def test_chat_survives_its_replica(stack: Stack, speech: Callable[[str], P
     shown = [str(s.get("output")) for s in resumed.named("resume_thread")[0]["steps"]]
     assert "my favourite colour is teal" in shown
     assert spoken in shown
+    mic_asked = time.monotonic()
+    await resumed.voice_on()  # voice works at once in the resumed chat
+    print(f"microphone accepted {time.monotonic() - mic_asked:.2f} s after asking, on the resumed chat")
     await resumed.type("what did I say first?")
     await resumed.wait(lambda: len(answers(resumed)) >= 1, 60, "the answer after resuming")
     assert 'Earlier you said: "my favourite colour is teal"' in answers(resumed)[-1]
