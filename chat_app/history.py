@@ -25,6 +25,7 @@ import chainlit as cl
 from chainlit.data import get_data_layer
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
+from chainlit.user import PersistedUser
 
 from chat_app.chat import ASSISTANT_AUTHOR, SPEAKING, VoiceChat
 from chat_app.chat_settings import options_from_values
@@ -88,7 +89,19 @@ async def start_thread(first_words: str) -> None:
     if session is None or session.has_first_interaction:
         return
     session.has_first_interaction = True
-    await cl.context.emitter.init_thread(first_words[:200] or "Spoken chat")
+    name = first_words[:200] or "Spoken chat"
+    # What Chainlit's emitter.init_thread does, except that the writes held back until now are made here, in
+    # order, before the caller stores the turn's transcript (Chainlit flushes them in a task of its own, which
+    # the transcript's write could overtake: the thread kept the partial transcript).
+    data_layer = get_data_layer()
+    if data_layer is not None:
+        user_id = session.user.id if isinstance(session.user, PersistedUser) else None
+        try:
+            await data_layer.update_thread(thread_id=session.thread_id, name=name, user_id=user_id)
+        except Exception as exc:
+            log.warning("starting the thread failed: %s", type(exc).__name__)
+        await session.flush_method_queue()
+    await cl.context.emitter.emit("first_interaction", {"interaction": name, "thread_id": session.thread_id})
     await keep_settings()
 
 

@@ -12,12 +12,13 @@ import json
 import re
 import sqlite3
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.app.conftest import ARTIFACTS, AppServer, clean_env, start_app, stop_app
+from tests.app.wire import load_pcm
 from tests.deploy.recall_llm import RecallModel
 from tests.deploy.signed_in import Browser, sign_in_env
 
@@ -115,3 +116,25 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     assert rows("steps") == 0
     with pytest.raises(urllib.error.HTTPError):
         alice.thread(thread_id)
+
+
+async def test_a_chat_begun_by_voice_is_kept(
+    history_app: tuple[AppServer, Path], speech: Callable[[str], Path]
+) -> None:
+    server, _ = history_app
+    bob = Browser(server.url)
+    bob.sign_in("bob")
+    chat = bob.chat()
+    await chat.open()
+    await chat.wait(lambda: "Connected" in chat.status(), 60, "the session")
+    await chat.voice_on()
+    await chat.speak(load_pcm(speech("Please remember the number forty two.")))
+    await wait_answers(chat, 1)
+    thread_id = chat.first_interaction_thread()
+    await chat.close()
+    assert thread_id
+    await chat.wait(lambda: any(t["id"] == thread_id for t in bob.threads()), 20, "the spoken chat in the list")
+    listed = next(t for t in bob.threads() if t["id"] == thread_id)
+    assert "remember" in str(listed["name"]).lower()
+    outputs = [s["output"] for s in bob.thread(thread_id)["steps"] if s["type"] == "user_message"]
+    assert any("remember" in o.lower() and "…" not in o for o in outputs), outputs  # the final transcript
