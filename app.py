@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import chainlit as cl
+from chainlit.config import APP_ROOT
+from chainlit.data.base import BaseDataLayer
+from chainlit.types import ThreadDict
 
+from chat_app import history
 from chat_app.admission import VoiceAdmission, max_voice_sessions_from_env
 from chat_app.auth import (
     AuthConfig,
@@ -26,6 +31,7 @@ from chat_app.auth import (
     throttle_from_env,
 )
 from chat_app.chat import TRY_AGAIN_ACTION, VoiceChat
+from chat_app.data_layer import HistoryDataLayer, history_from_env
 from chat_app.edge import install_socket_guards
 from chat_app.profiling import start_profile_from_env
 from chat_app.render import secrets_of
@@ -95,6 +101,7 @@ def _chat() -> VoiceChat:
             transcription_model=SETTINGS.realtime_transcription_model,
             admission=VOICE_ADMISSION,
         )
+        chat.on_spoken_turn = history.start_thread
         cl.user_session.set(CHAT_KEY, chat)
     return chat
 
@@ -106,6 +113,8 @@ async def on_app_startup() -> None:
     start_profile_from_env()  # APP_PROFILE=path: cProfile of the event loop (bench/relay_load.py)
     if PROVIDER is not None and PROVIDER.in_process:
         await start_embedded_engine()
+    if HISTORY_LAYER is not None:
+        await HISTORY_LAYER.prepare()  # creates or migrates the schema; the app does not start without it
 
 
 @cl.on_chat_start
@@ -116,6 +125,7 @@ async def on_chat_start() -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     await _chat().send_text(message.content)
+    await history.keep_settings()
 
 
 @cl.on_audio_start
@@ -136,6 +146,15 @@ async def on_audio_end() -> None:
 @cl.on_settings_update
 async def on_settings_update(settings: dict[str, Any]) -> None:
     await _chat().apply_settings(settings)
+    await history.keep_settings(settings)
+
+
+@cl.on_chat_resume
+async def on_chat_resume(thread: ThreadDict) -> None:
+    """A thread picked from the history: its settings and earlier turns go into a new session."""
+    chat = _chat()
+    await history.resume(chat, thread, transcription_model=SETTINGS.realtime_transcription_model)
+    history.start_after_resume(chat)
 
 
 @cl.action_callback(TRY_AGAIN_ACTION)
@@ -183,3 +202,15 @@ else:
         "sign-in is OFF: anyone who can reach this app can use it (and your tokens). For a deployed app set "
         "CHAINLIT_AUTH_SECRET and CHAINLIT_USERS (see .env.example)."
     )
+
+# Conversations are kept (Chainlit's history sidebar) when sign-in is on: in DATABASE_URL, or a SQLite file in
+# DATA_DIR (see chat_app.data_layer). Registered in every case, so Chainlit never starts a data layer of its own.
+HISTORY = history_from_env(os.environ, sign_in=AUTH is not None, app_dir=Path(APP_ROOT))  # raises on a bad URL
+HISTORY_LAYER = HistoryDataLayer(HISTORY, secrets=secrets_of(SETTINGS)) if HISTORY.enabled else None
+if HISTORY_LAYER is None:
+    log.info("history is off (%s); sign in to keep conversations", HISTORY.reason)
+
+
+@cl.data_layer
+def data_layer() -> BaseDataLayer:
+    return cast(BaseDataLayer, HISTORY_LAYER)  # None: no history

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,6 +103,7 @@ class RealtimeLike(Protocol):
     async def create_response(self) -> None: ...
     async def cancel(self) -> None: ...
     async def update_session(self, **changes: Any) -> None: ...
+    async def add_items(self, items: Sequence[Mapping[str, Any]]) -> Any: ...
 
 
 ClientFactory = Callable[[SessionOptions], RealtimeLike]
@@ -258,6 +259,10 @@ class VoiceChat:
         self.stats = Stats()
         self._status: cl.Message | None = None
         self._state = "Connecting…"
+        # A resumed chat (chat_app.history): earlier turns put into each new session, and a hook called with the
+        # words of each spoken user turn (so a chat begun by voice starts its thread).
+        self.earlier_items: list[dict[str, Any]] = []
+        self.on_spoken_turn: Callable[[str], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ Chainlit callbacks
 
@@ -473,6 +478,8 @@ class VoiceChat:
             try:
                 async with asyncio.timeout(self._connect_timeout_s):
                     await client.connect()
+                    if self.earlier_items:
+                        await client.add_items(self.earlier_items)
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await client.close()
@@ -647,7 +654,8 @@ class VoiceChat:
     async def _assistant_message(self, item_id: str) -> cl.Message:
         msg = self._assistant.get(item_id)
         if msg is None:
-            msg = self._assistant[item_id] = cl.Message(content="", author=ASSISTANT_AUTHOR)
+            # dated now: a streamed message is stored only when it ends, and the history lists steps by date
+            msg = self._assistant[item_id] = cl.Message(content="", author=ASSISTANT_AUTHOR, created_at=utc_now())
         return msg
 
     async def _user_placeholder(self, item_id: str | None) -> None:
@@ -657,6 +665,8 @@ class VoiceChat:
         text = f"{SPEAKING} …" if self.options.transcription_model else f"{SPEAKING} (spoken; transcription is off)"
         msg = cl.Message(content=text, author="You", type="user_message")
         await msg.send()
+        if not self.options.transcription_model and self.on_spoken_turn is not None:
+            await self.on_spoken_turn("")
         if item_id is None:
             self._pending_user.append(msg)
         else:
@@ -676,6 +686,8 @@ class VoiceChat:
         if event.final:
             text = event.transcript.strip() or f"{SPEAKING} (nothing recognised)"
             self._user_text.pop(event.item_id, None)
+            if self.on_spoken_turn is not None:
+                await self.on_spoken_turn(event.transcript.strip())
         else:
             text = self._user_text[event.item_id] = self._user_text.get(event.item_id, "") + event.transcript
             text = f"{text.strip()} …"

@@ -45,7 +45,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -327,6 +327,13 @@ class RealtimeClient:
         """A typed user message and a response (held while one is active)."""
         self.session.send_text(text)
         await self._flush()
+
+    async def add_items(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Put earlier turns (GA conversation items) into the conversation without a response; see
+        :meth:`RealtimeSession.add_items`."""
+        ids = self.session.add_items(items)
+        await self._flush()
+        return ids
 
     async def commit(self) -> None:
         self.session.commit()

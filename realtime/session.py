@@ -30,7 +30,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -319,6 +319,18 @@ class RealtimeSession:
         self._turn_ended_at = self.clock()
         self.create_response()
         return item_id
+
+    def add_items(self, items: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Put earlier turns into the conversation, in order, without asking for a response (a resumed chat's
+        history): one ``conversation.item.create`` per GA item (e.g. user ``input_text`` and assistant
+        ``output_text`` messages). They are replayed on reconnect like the rest. Returns the items' ids."""
+        ids: list[str] = []
+        for raw in items:
+            item = ConversationItem.model_validate({**raw, "id": raw.get("id") or new_id("msg")})
+            self._send(ConversationItemCreate(item=item))
+            self._remember(str(item.id), item.to_wire())
+            ids.append(str(item.id))
+        return ids
 
     def create_response(self) -> None:
         """Ask for a response now, or as soon as the active one is done (one ``response.create`` at most)."""
