@@ -71,6 +71,7 @@ class AppServer:
 def start_app(log_path: Path, env: dict[str, str], *, timeout_s: float = 90.0) -> AppServer:
     """Start ``chainlit run`` on a free loopback port and wait until it answers HTTP."""
     port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     out = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "chainlit", "run", APP_TARGET, "--headless", "--host", "127.0.0.1", "--port", str(port)],
