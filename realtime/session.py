@@ -615,7 +615,7 @@ def _cut(text: str, played_ms: int, received_ms: int) -> str:
     heard = text[:keep]
     if " " in heard.strip() and not text[keep].isspace():
         heard = heard.rsplit(" ", 1)[0]  # end on a whole word
-    return heard.rstrip() + "..."
+    return heard.rstrip().rstrip(".,;:") + "..."  # "one." cut after it reads "one...", not "one...."
 
 
 def _user_text_item(text: str) -> dict[str, Any]:

@@ -500,3 +500,9 @@ def test_mic_off_while_the_answer_still_plays_cancels_and_truncates_at_what_was_
     assert s.sent_types()[-2:] == ["response.cancel", "conversation.item.truncate"]
     assert s.sent[-1]["audio_end_ms"] == 1000
     assert not s.session.playing
+
+
+def test_a_cut_after_a_full_stop_reads_as_one_ellipsis() -> None:
+    from realtime.session import _cut
+
+    assert _cut("One sentence. Two words here", 50, 100) == "One sentence..."
