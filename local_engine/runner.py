@@ -8,8 +8,11 @@ given. Every state change is followed by a flush that sends the state's events, 
 - :class:`~local_engine.engine.ConfigureVad` / :class:`~local_engine.engine.FeedVad` /
   :class:`~local_engine.engine.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
   yield to the event loop between them, so a large append never holds the loop for long;
-- :class:`~local_engine.engine.Transcribe`: a task that waits for this session's turn at the recognizer
-  (:class:`FairScheduler`, shared by all sessions of a process: sessions are served in turn, one job each);
+- :class:`~local_engine.engine.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
+  :data:`GATE`), cuts it into pieces of at most :data:`PIECE_MS` at pauses (:func:`speech_pieces`) and recognises
+  each piece in this session's turn at the recognizer (:class:`FairScheduler`, shared by all sessions of a
+  process: sessions are served in turn, one piece each); a turn already transcribed while it was spoken
+  (``local_engine.listen``) only has its tail left;
 - :class:`~local_engine.engine.Generate`: a task that streams the reply, cuts its text into sentences
   (:class:`local_engine.speech_text.SentenceSplitter`) and hands them and the function calls to the state;
 - :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
