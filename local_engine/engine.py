@@ -133,6 +133,8 @@ class Limits:
     """``input_audio_buffer.commit`` needs this much audio (else ``input_audio_buffer_commit_empty``)."""
     max_transcribe_ms: int = 30_000
     """Audio transcribed per user item (the first ms of it): bounds the recognizer's work per turn."""
+    max_pending_transcriptions: int = 8
+    """Transcriptions in progress per session; one more fails at once (``transcription_failed``)."""
 
 
 # ------------------------------------------------------------------------------------------------------ commands
@@ -728,6 +730,9 @@ class EngineState:
         pcm = pcm[: self.limits.max_transcribe_ms * BYTES_PER_MS]
         job = self._new_id("asr")
         self._pending[job] = (item_id, content_index)
+        if len(self._pending) > self.limits.max_pending_transcriptions:
+            self.transcription_failed(job, "Too many transcriptions in progress in this session.")
+            return
         transcription = self.session["audio"]["input"].get("transcription") or {}
         self._run(Transcribe(job, item_id, content_index, pcm, transcription.get("language"),
                              transcription.get("prompt")))  # fmt: skip

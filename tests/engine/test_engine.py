@@ -540,3 +540,16 @@ def test_an_out_of_band_response_keeps_nothing_in_the_session() -> None:
         s.speak_all()
     assert len(s.of("response.done")) == 20 and s.state.items == {}
     assert s.state.tracked()["spoken"] == 0
+
+
+def test_transcriptions_in_progress_per_session_are_bounded() -> None:
+    s = Script(max_pending_transcriptions=3)
+    s.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": None, "transcription": {"model": "whisper-1"}}}}})  # fmt: skip
+    for _ in range(5):
+        s.append(tone(200))
+        s.send({"type": "input_audio_buffer.commit"})
+    assert len(s.take(Transcribe)) == 3 and s.state.tracked()["pending"] == 3
+    failed = s.of("conversation.item.input_audio_transcription.failed")
+    assert len(failed) == 2 and "Too many" in failed[0]["error"]["message"]
+    assert len(s.state.items) == 5  # the items are kept, without words
