@@ -110,6 +110,9 @@ log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 
+MAX_ID_CHARS = 256
+"""Longest client ``event_id`` echoed back, and longest ``item.id`` a client may choose."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -450,7 +453,7 @@ class EngineState:
         if self._closed:
             return
         event_id = data.get("event_id") if isinstance(data, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = event_id[:MAX_ID_CHARS] if isinstance(event_id, str) else None
         try:
             try:
                 event = parse_client_event(data)
@@ -462,7 +465,7 @@ class EngineState:
                 param = ".".join(str(p) for p in first["loc"])[:200]
                 code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
                 raise ClientError(f"Invalid '{param}': {first['msg'][:200]}", code, param) from None
-            event_id = event.event_id
+            event_id = event.event_id[:MAX_ID_CHARS] if event.event_id else None
             if event.type not in _KNOWN_EVENTS:
                 raise ClientError(
                     f"Invalid value: '{event.type[:80]}'. Supported values are: {', '.join(_KNOWN_EVENTS)}.",
@@ -867,7 +870,9 @@ class EngineState:
         item = copy.deepcopy(event.get("item") or {})
         previous = event.get("previous_item_id")
         if previous is not None and previous != "root" and previous not in self.items:
-            raise ClientError(f"Previous item with id '{previous}' not found.", "item_not_found", "previous_item_id")
+            raise ClientError(
+                f"Previous item with id '{str(previous)[:80]}' not found.", "item_not_found", "previous_item_id"
+            )
         kind = item.get("type", "message")
         if kind == "message":
             if item.get("role") not in ("user", "assistant", "system"):
@@ -897,7 +902,13 @@ class EngineState:
             raise ClientError(f"Invalid 'item.type': '{str(kind)[:80]}'.", "invalid_value", "item.type")
         item["id"] = item.get("id") or self._new_id("item")
         if item["id"] in self.items:
-            raise ClientError(f"Item with id '{item['id']}' already exists.", "item_already_exists", "item.id")
+            raise ClientError(f"Item with id '{item['id'][:80]}' already exists.", "item_already_exists", "item.id")
+        if not isinstance(item["id"], str) or len(item["id"]) > MAX_ID_CHARS:
+            raise ClientError(
+                f"Invalid 'item.id': expected a string of at most {MAX_ID_CHARS} characters.",
+                "string_above_max_length",
+                "item.id",
+            )
         audio: list[tuple[int, bytes]] = []
         for index, part in enumerate(item.get("content") or []):
             for name in ("text", "transcript"):

@@ -394,6 +394,11 @@ def test_manual_commit_and_clear() -> None:
         ({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": "c",
                                                        "output": "y" * 300_000}}, "string_above_max_length"),
         ({"type": "response.create", "response": {"instructions": "z" * 100_000}}, "string_above_max_length"),
+        ({**user_text("hi"), "previous_item_id": "p" * 1_000_000}, "item_not_found"),
+        ({"type": "conversation.item.create", "item": {"id": "i" * 1000, "type": "message", "role": "user",
+                                                       "content": [{"type": "input_text", "text": "hi"}]}},
+         "string_above_max_length"),
+        ({"type": "no.such.event", "event_id": "e" * 1_000_000}, "invalid_value"),
     ],
 )  # fmt: skip
 def test_bad_client_events_get_an_error_at_once_and_the_session_goes_on(frame: Any, code: str) -> None:
@@ -401,8 +406,9 @@ def test_bad_client_events_get_an_error_at_once_and_the_session_goes_on(frame: A
     s.send(frame)
     [error] = s.errors()
     assert error["code"] == code and error["type"] == "invalid_request_error" and error["message"]
+    assert len(json.dumps(error)) < 1000  # nothing big is echoed
     if isinstance(frame, dict) and frame.get("event_id"):
-        assert error["event_id"] == frame["event_id"]
+        assert error["event_id"] == frame["event_id"][:256]
     assert s.state.items == {} and s.commands == [] and s.state.response_id is None
     s.send(user_text("Hello"))
     s.send({"type": "response.create"})
