@@ -7,8 +7,8 @@
 Stages (``local_engine.stages``): Silero VAD v6 (ONNX, shipped in the faster-whisper wheel) for turn detection,
 faster-whisper with Whisper tiny.en for speech recognition, a reply generator (an OpenAI-compatible chat
 completions endpoint when ``LOCAL_LLM_BASE_URL`` is set, else the built-in offline responder) and Piper (its own
-process; espeak-ng as the fallback) for speech. Settings: :class:`local_engine.config.EngineSettings`
-(``LOCAL_*`` variables).
+process; espeak-ng as the fallback) for speech. README.md ("The local engine") has the measurements behind
+these choices. Settings: :class:`local_engine.config.EngineSettings`.
 """
 
 from __future__ import annotations

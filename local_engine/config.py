@@ -1,13 +1,7 @@
-"""The local engine's own settings, read from the environment (and ``.env``) with pydantic-settings.
+"""The local engine's settings: ``LOCAL_*`` variables from the environment and ``.env`` (environment wins).
 
-Variables (all optional):
-
-- ``LOCAL_ASR_MODEL``: a CTranslate2 Whisper model directory (default: the bundled tiny.en, hash-checked);
-- ``LOCAL_TTS``: ``piper`` (default; falls back to espeak-ng) or ``espeak``;
-- ``LOCAL_LLM_BASE_URL``, ``LOCAL_LLM_MODEL``, ``LOCAL_LLM_API_KEY``: an OpenAI-compatible chat completions
-  endpoint (Ollama, llama.cpp server, vLLM), its model and key; unset: the built-in offline responder.
-
-The engine is a separate program: it reads these and nothing of the client's settings.
+The engine is a separate program; it reads its own settings here, not the client's (``realtime.config``).
+Every setting is documented in ``.env.example``.
 """
 
 from __future__ import annotations
@@ -21,12 +15,16 @@ __all__ = ["EngineSettings"]
 
 
 class EngineSettings(BaseSettings):
-    """Settings of the local engine (``LOCAL_*`` environment variables, see the module docstring)."""
+    """What the engine's stages are made of. Names are case-insensitive env var names, e.g. ``LOCAL_TTS``."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
+    # Another faster-whisper model directory for speech recognition (default: the shipped Whisper tiny.en).
     local_asr_model: str | None = None
+    # Speech: Piper (its own process), or espeak-ng.
     local_tts: Literal["piper", "espeak"] = "piper"
+    # Replies from an OpenAI-compatible chat completions server (Ollama http://127.0.0.1:11434/v1, llama.cpp
+    # server, vLLM) and its model; unset: the built-in offline responder.
     local_llm_base_url: str | None = None
     local_llm_model: str | None = None
     local_llm_api_key: SecretStr | None = None

@@ -359,6 +359,7 @@ class EngineState:
         self._vad_generation = 0
         self._vad_on = False
         self._vad_ms = 0.0  # stream time up to which the VAD has answered
+        self._vad_offset_ms = 0.0  # stream time when the VAD stream started
         self._speech_item: str | None = None
         self._speech_start_ms: int | None = None
         self._response: _Response | None = None
@@ -582,7 +583,7 @@ class EngineState:
         self._vad_generation += 1
         self._speech_item = None
         self._speech_start_ms = None
-        self._vad_ms = self._stream_ms
+        self._vad_ms = self._vad_offset_ms = self._stream_ms
         if turn is None:
             self._vad_on = False
             self._run(ConfigureVad(self._vad_generation, None))
@@ -627,11 +628,12 @@ class EngineState:
         and found ``boundaries``, in order. Results of a replaced or reset stream are ignored."""
         if self._closed or generation != self._vad_generation:
             return
+        offset = round(self._vad_offset_ms)  # a stream counts from its start; the session from its first audio
         for boundary in boundaries:
             if isinstance(boundary, VadSpeechStarted):
-                self._speech_started(boundary.audio_start_ms)
+                self._speech_started(boundary.audio_start_ms + offset)
             else:
-                self._speech_stopped(boundary.audio_end_ms)
+                self._speech_stopped(boundary.audio_end_ms + offset)
         self._vad_ms = max(self._vad_ms, end_ms)
         self._bound_buffer()
 
@@ -1211,7 +1213,7 @@ class EngineState:
         index, previous = self._output_item(response, item)
         message = _Message(item, index, audio)
         response.message = message
-        if audio:
+        if audio and response.in_conversation:  # only a conversation item can be truncated
             self._spoken[item["id"]] = message.spoken
         model = ConversationItem.model_validate(copy.deepcopy(item))
         self._emit(ResponseOutputItemAdded(type="response.output_item.added", response_id=response.id,
@@ -1324,7 +1326,7 @@ def _decode_audio(data: object, param: str) -> bytes:
     if len(data) > (MAX_APPEND_BYTES // 3 + 1) * 4:
         raise ClientError(f"Invalid '{param}': more than 15 MiB of audio in one event.", "invalid_value", param)
     try:
-        pcm = base64.b64decode(data, validate=True)
+        pcm = binascii.a2b_base64(data, strict_mode=True)  # str in: no copy to bytes first
     except (binascii.Error, ValueError):
         raise ClientError(f"Invalid '{param}': not base64.", "invalid_value", param) from None
     if len(pcm) % 2:

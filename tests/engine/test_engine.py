@@ -509,3 +509,26 @@ def test_close_cancels_all_work_and_says_nothing_more() -> None:
     s.reply(job, "Word.")
     s.send(user_text("more"))
     assert len(s.events) == count
+
+
+def test_turns_after_a_session_update_are_timed_in_the_session_s_audio() -> None:
+    """A new VAD stream (``session.update``) counts from its own start; events count from the session's."""
+    s = Script()
+    s.append(silence(5000))
+    s.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": {
+        "type": "server_vad", "silence_duration_ms": 400, "prefix_padding_ms": 200}}}}})  # fmt: skip
+    s.append(silence(1000) + tone(800) + silence(600))
+    started = s.of("input_audio_buffer.speech_started")[0]
+    stopped = s.of("input_audio_buffer.speech_stopped")[0]
+    assert (started["audio_start_ms"], stopped["audio_end_ms"]) == (6000 - 200, 6800 + 400)
+    assert len(s.one(Transcribe).pcm) == (7200 - 5800) * 48
+
+
+def test_an_out_of_band_response_keeps_nothing_in_the_session() -> None:
+    s = Script()
+    for _ in range(20):
+        s.send({"type": "response.create", "response": {"conversation": "none", "input": []}})
+        s.reply(s.one(Generate).job, "Side note.")
+        s.speak_all()
+    assert len(s.of("response.done")) == 20 and s.state.items == {}
+    assert s.state.tracked()["spoken"] == 0

@@ -8,14 +8,17 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
 import websockets
 from websockets.datastructures import Headers
 
-from local_engine.server import LocalRealtimeServer, dialect_of
-from tests.engine.fakes import fake_stages
+from local_engine.server import MAX_FRAME_BYTES, EngineHost, LocalRealtimeServer, dialect_of
+from local_engine.stages import TextPiece
+from realtime.transport import MemoryConnection, memory_pair
+from tests.engine.fakes import ScriptedReplies, fake_stages
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -80,3 +83,85 @@ async def test_bad_frames_get_errors_on_a_connection_that_stays_open(server: Loc
         assert json.loads(await ws.recv())["type"] == "error"
         await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "instructions": "ok"}}))
         assert json.loads(await ws.recv())["type"] == "session.updated"
+
+
+# ---------------------------------------------------------------------------------------------------- in memory
+
+
+async def _connect(
+    host: EngineHost, path: str = "/v1/realtime?model=gpt-realtime", **headers: str
+) -> tuple[MemoryConnection, asyncio.Task[None]]:
+    client, server_side = memory_pair()
+    task = asyncio.ensure_future(host.serve_connection(server_side, path, Headers(headers)))
+    return client, task
+
+
+async def _next(client: MemoryConnection) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        async for frame in client:
+            event: dict[str, Any] = json.loads(frame)
+            return event
+    raise AssertionError("the connection closed")
+
+
+async def test_an_in_memory_connection_is_served_like_a_websocket() -> None:
+    host = EngineHost(stages=fake_stages())
+    host.start_loading()
+    client, task = await _connect(host, "/openai/realtime?api-version=2025-04-01-preview&deployment=dep")
+    assert (await _next(client))["session"]["input_audio_format"] == "pcm16"  # the preview dialect, as on a socket
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    await client.send(json.dumps({"type": "conversation.item.create", "item": item}))
+    await client.send(json.dumps({"type": "response.create"}))
+    kinds = []
+    while "response.done" not in kinds:
+        kinds.append((await _next(client))["type"])
+    assert "response.audio.delta" in kinds
+    await client.close()
+    await task
+    assert host.sessions == set()
+
+
+async def test_a_frame_larger_than_the_limit_closes_the_connection_with_1009() -> None:
+    host = EngineHost(stages=fake_stages())
+    host.start_loading()
+    client, task = await _connect(host)
+    await _next(client)
+    audio = "A" * (MAX_FRAME_BYTES + 1)
+    await client.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+    async with asyncio.timeout(5):
+        await task
+    assert client.close_code == 1009 and host.sessions == set()
+
+
+async def test_sessions_past_the_limit_are_refused_with_1013() -> None:
+    host = EngineHost(stages=fake_stages(), max_sessions=2)
+    host.start_loading()
+    first, second = await _connect(host), await _connect(host)
+    await _next(first[0]), await _next(second[0])
+    third, task = await _connect(host)
+    async with asyncio.timeout(5):
+        await task
+    assert third.close_code == 1013 and len(host.sessions) == 2
+    for client, running in (first, second):
+        await client.close()
+        await running
+    assert host.sessions == set()
+
+
+async def test_abrupt_disconnects_mid_response_leave_nothing_running() -> None:
+    stages = fake_stages(replies=ScriptedReplies([TextPiece("Word. ")] * 50, delay_s=0.001))
+    host = EngineHost(stages=stages)
+    host.start_loading()
+    await host.ready()
+    baseline = len(asyncio.all_tasks())
+    for _ in range(200):
+        client, task = await _connect(host)
+        await _next(client)
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "talk"}]}
+        await client.send(json.dumps({"type": "conversation.item.create", "item": item}))
+        await client.send(json.dumps({"type": "response.create"}))
+        while (await _next(client))["type"] != "response.output_audio.delta":
+            pass
+        await client.close(1006, "gone")
+        await task
+    assert host.sessions == set() and len(asyncio.all_tasks()) == baseline
