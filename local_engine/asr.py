@@ -52,7 +52,7 @@ PAD_MS = 300
 EDGE_MS = 150
 MAX_WINDOW_S = 28
 """Seconds of audio one request decodes at most (Whisper's window is 30 s)."""
-STREAM_STEP_MS = 1000
+STREAM_STEP_MS = 1500
 """While the user speaks, a new hypothesis is decoded after this much more audio."""
 STREAM_MAX_S = 20
 """Past this length an utterance gets no more hypotheses while spoken (only its final decode)."""

@@ -48,7 +48,7 @@ LEAD_MS = 2000
 """Audio synthesized ahead of real-time playback at most before more text is sent to Piper."""
 PIPER_THREADS = 1
 """onnxruntime threads of the Piper process: one synthesis takes one core, never both."""
-MIN_CLAUSE_WORDS = 3
+MIN_CLAUSE_WORDS = 2
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?:-|\u2013|\u2014)\s+")
 _HEADER = struct.Struct("<Ii")  # same as local_engine._piper_worker.HEADER
 _REPO_ROOT = Path(__file__).resolve().parents[2]

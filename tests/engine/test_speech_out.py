@@ -35,6 +35,7 @@ def piper() -> Iterator[PiperSynthesizer]:
         ("Paris is the capital of France.", ("Paris is the capital of France.", "")),
         ("It is cold - take a coat with you.", ("It is cold", "take a coat with you.")),
         ("Yes, it is.", ("Yes, it is.", "")),
+        ("I heard: the sky is blue.", ("I heard:", "the sky is blue.")),
     ],
 )
 def test_first_clause(text: str, expected: tuple[str, str]) -> None:
