@@ -84,3 +84,24 @@ async def test_espeak_speed() -> None:
     normal = b"".join([c async for c in espeak.synthesize("One two three four five six.")])
     fast = b"".join([c async for c in espeak.synthesize("One two three four five six.", speed=1.5)])
     assert len(fast) < 0.85 * len(normal)
+
+
+async def test_a_reply_is_synthesized_only_a_little_ahead_of_playback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local_engine import runner
+    from local_engine.stages import TextPiece
+    from tests.engine.fakes import MS_PER_CHAR, ScriptedReplies, open_session
+
+    sentence = "x" * (500 // MS_PER_CHAR - 1) + "."  # 500 ms of tone each
+    replies = ScriptedReplies(parts=[TextPiece(f"{sentence} ") for _ in range(4)])
+
+    async def elapsed_s() -> float:
+        h = await open_session(replies=replies)
+        await h.send({"type": "response.create"})
+        await h.until("response.output_audio.delta")
+        started = time.perf_counter()
+        await h.until("response.done", within_s=10)
+        return time.perf_counter() - started
+
+    assert await elapsed_s() < 0.5  # 2 s of audio, all within the lead: made at once
+    monkeypatch.setattr(runner, "SPEECH_LEAD_MS", 100)
+    assert await elapsed_s() > 1.2  # the 4th sentence waits until 1.5 s - 0.1 s of audio have been played
