@@ -151,10 +151,13 @@ class VadParams:
 
 @dataclass(frozen=True, slots=True)
 class ConfigureVad:
-    """Replace the session's VAD stream (``None``: no turn detection). Results of older streams are stale."""
+    """Replace the session's VAD stream (``None``: no turn detection). Results of older streams are stale.
+    ``start_ms``: the session's stream time where the new stream starts; its boundaries count from there, and
+    :meth:`EngineState.vad_result` takes them in session time (add ``start_ms``)."""
 
     generation: int
     params: VadParams | None
+    start_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +362,6 @@ class EngineState:
         self._vad_generation = 0
         self._vad_on = False
         self._vad_ms = 0.0  # stream time up to which the VAD has answered
-        self._vad_offset_ms = 0.0  # stream time when the VAD stream started
         self._speech_item: str | None = None
         self._speech_start_ms: int | None = None
         self._response: _Response | None = None
@@ -583,10 +585,10 @@ class EngineState:
         self._vad_generation += 1
         self._speech_item = None
         self._speech_start_ms = None
-        self._vad_ms = self._vad_offset_ms = self._stream_ms
+        self._vad_ms = self._stream_ms
         if turn is None:
             self._vad_on = False
-            self._run(ConfigureVad(self._vad_generation, None))
+            self._run(ConfigureVad(self._vad_generation, None, round(self._stream_ms)))
             return
         if turn.get("type") == "semantic_vad":
             # Without a semantic model, eagerness maps to how long a pause ends the turn.
@@ -600,7 +602,7 @@ class EngineState:
                 silence_duration_ms=int(turn.get("silence_duration_ms") or 500),
             )
         self._vad_on = True
-        self._run(ConfigureVad(self._vad_generation, params))
+        self._run(ConfigureVad(self._vad_generation, params, round(self._stream_ms)))
 
     # -------------------------------------------------------------------------------------------- input audio
 
@@ -625,15 +627,15 @@ class EngineState:
         self, generation: int, end_ms: float, boundaries: Sequence[VadSpeechStarted | VadSpeechStopped]
     ) -> None:
         """The VAD stream of ``generation`` processed the audio up to stream time ``end_ms`` (a :class:`FeedVad`'s)
-        and found ``boundaries``, in order. Results of a replaced or reset stream are ignored."""
+        and found ``boundaries``, in order, in session stream time (the stream's own times plus its
+        :attr:`ConfigureVad.start_ms`). Results of a replaced or reset stream are ignored."""
         if self._closed or generation != self._vad_generation:
             return
-        offset = round(self._vad_offset_ms)  # a stream counts from its start; the session from its first audio
         for boundary in boundaries:
             if isinstance(boundary, VadSpeechStarted):
-                self._speech_started(boundary.audio_start_ms + offset)
+                self._speech_started(boundary.audio_start_ms)
             else:
-                self._speech_stopped(boundary.audio_end_ms + offset)
+                self._speech_stopped(boundary.audio_end_ms)
         self._vad_ms = max(self._vad_ms, end_ms)
         self._bound_buffer()
 

@@ -202,6 +202,7 @@ class EngineSession:
         self.state = EngineState(model=model, limits=stages.limits)
         self._vad: VadStream | None = None
         self._vad_generation = -1
+        self._vad_start_ms = 0  # session stream time where the VAD stream started (its times count from there)
         transcriber = stages.transcriber
         self._listening = Listening(transcriber) if isinstance(transcriber, StreamingTranscriber) else None
         self._lock = asyncio.Lock()
@@ -285,6 +286,7 @@ class EngineSession:
             else:
                 self._vad = self._stages.vad(params.threshold, params.prefix_padding_ms, params.silence_duration_ms)
             self._vad_generation = command.generation
+            self._vad_start_ms = command.start_ms
             if self._listening is not None:
                 self._listening.reset()
         elif isinstance(command, ResetVad):
@@ -339,7 +341,7 @@ class EngineSession:
             if start:
                 await asyncio.sleep(0)  # let other sessions run between slices
             piece = command.pcm[start : start + step]
-            found = vad.feed(piece)
+            found = _in_session_time(vad.feed(piece), self._vad_start_ms)
             boundaries += found
             if listening is not None:
                 listening.observe(piece, pcm_start_ms + (start + len(piece)) / BYTES_PER_MS, found)
@@ -361,8 +363,10 @@ class EngineSession:
         except Exception:
             log.exception("judging the end of turn failed")
             return
-        if stopped is None or self._closed or generation != self._vad_generation or vad is not self._vad:
+        current: object = self._vad
+        if stopped is None or self._closed or generation != self._vad_generation or vad is not current:
             return
+        stopped = VadSpeechStopped(stopped.audio_end_ms + self._vad_start_ms)  # in the session's time
         if listening is not None:
             listening.stopped()
         self.state.vad_result(generation, stopped.audio_end_ms, [stopped])
@@ -471,6 +475,20 @@ async def _close_stage(stream: AsyncIterator[Any]) -> None:
     if close is not None:
         with contextlib.suppress(Exception):
             await close()
+
+
+def _in_session_time(
+    boundaries: list[VadSpeechStarted | VadSpeechStopped], start_ms: int
+) -> list[VadSpeechStarted | VadSpeechStopped]:
+    """A VAD stream's boundaries (ms from the stream's start) in the session's stream time."""
+    if not start_ms:
+        return boundaries
+    return [
+        VadSpeechStarted(b.audio_start_ms + start_ms)
+        if isinstance(b, VadSpeechStarted)
+        else VadSpeechStopped(b.audio_end_ms + start_ms)
+        for b in boundaries
+    ]
 
 
 async def _nothing() -> str:

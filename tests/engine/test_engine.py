@@ -24,7 +24,7 @@ from local_engine.engine import (
     Speak,
     Transcribe,
 )
-from local_engine.stages import FunctionCall
+from local_engine.stages import FunctionCall, VadSpeechStarted, VadSpeechStopped
 from tests.engine.fakes import EnergyVad, silence, tone
 
 C = TypeVar("C", bound=Command)
@@ -41,6 +41,7 @@ class Script:
         counter = itertools.count(1)
         self.state = EngineState(limits=Limits(**limits), new_id=lambda prefix: f"{prefix}_{next(counter)}")
         self.vad: EnergyVad | None = None
+        self.vad_start_ms = 0
         self.events: list[dict[str, Any]] = []
         self.commands: list[Command] = []
         self.state.open()
@@ -56,9 +57,16 @@ class Script:
                 if isinstance(command, ConfigureVad):
                     p = command.params
                     self.vad = None if p is None else EnergyVad(p.threshold, p.prefix_padding_ms, p.silence_duration_ms)
+                    self.vad_start_ms = command.start_ms
                 elif isinstance(command, FeedVad):
                     assert self.vad is not None
-                    self.state.vad_result(command.generation, command.end_ms, self.vad.feed(command.pcm))
+                    found = [  # in session time: the stream counts from its start
+                        VadSpeechStarted(b.audio_start_ms + self.vad_start_ms)
+                        if isinstance(b, VadSpeechStarted)
+                        else VadSpeechStopped(b.audio_end_ms + self.vad_start_ms)
+                        for b in self.vad.feed(command.pcm)
+                    ]
+                    self.state.vad_result(command.generation, command.end_ms, found)
                 elif isinstance(command, ResetVad):
                     assert self.vad is not None
                     self.vad.reset()

@@ -206,3 +206,14 @@ async def test_a_response_waiting_for_the_user_s_words_can_be_cancelled() -> Non
     await h.send({"type": "response.cancel"})
     done = (await h.until("response.done", within_s=1.0))["response"]
     assert done["status"] == "cancelled" and done["output"] == []
+
+
+async def test_a_vad_stream_made_mid_session_reports_in_the_session_s_time() -> None:
+    h = await open_session(transcriber=FixedTranscriber("hello"))
+    await h.append(silence(5000))
+    await h.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": {
+        "type": "server_vad", "silence_duration_ms": 400, "prefix_padding_ms": 200}}}}})  # fmt: skip
+    await h.append(silence(1000) + tone(800) + silence(600))
+    started = await h.until("input_audio_buffer.speech_started")
+    stopped = await h.until("input_audio_buffer.speech_stopped")
+    assert (started["audio_start_ms"], stopped["audio_end_ms"]) == (5800, 7200)
