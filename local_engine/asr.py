@@ -389,8 +389,9 @@ class TranscriptionStream:
         if self._previous is not None:
             new, old = rest.split(), self._previous.split()
             agreed = 0
-            # The last word of a hypothesis may be cut mid-word: it is confirmed only when a later one agrees.
-            while agreed < min(len(new), len(old)) and new[agreed] == old[agreed]:
+            # The newest hypothesis's last word stays open: the audio may end inside it, and Whisper ends every
+            # hypothesis with punctuation ("of?") that the next words would take away.
+            while agreed < min(len(new) - 1, len(old)) and new[agreed] == old[agreed]:
                 agreed += 1
             if agreed:
                 words = rest.split(" ")
