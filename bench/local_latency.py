@@ -7,7 +7,9 @@ Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``)
 connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
 by espeak-ng in several voices (``en-us``, ``en-us+m3``, ``en-gb``, ``en-us+f2``; 150 words per minute) and
 streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends), each turn followed
-by 1.5 s of silence; the client waits for the turn's ``response.done``, then 1 s.
+by 1.5 s of silence. Once the turn's first audio delta has arrived the client sends ``response.cancel`` (the
+answer's start is what is measured; the built-in responder's five sentences are not listened to), waits for
+``response.done``, then 1 s.
 
 Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`` with ``silence_duration_ms``
 500), one session:
@@ -304,6 +306,7 @@ class Client:
         await self.stream(clip.pcm + silence(TRAILING_SILENCE_MS), clip, turn)
         stopped: float | None = None
         responses: set[str] = set()
+        heard: set[str] = set()
         committed: list[str] = []
         transcripts: dict[str, str] = {}
         in_speech = 0
@@ -330,12 +333,16 @@ class Client:
                         transcripts[event["item_id"]] = event["transcript"]
                     elif kind == "response.created" and stopped is not None:
                         responses.add(event["response"]["id"])
+                    elif kind == "response.output_audio.delta" and event["response_id"] in responses:
+                        if event["response_id"] not in heard:  # heard the answer begin: the next question
+                            heard.add(event["response_id"])
+                            await self.ws.send(json.dumps({"type": "response.cancel"}))
                     elif kind == "response.done" and event["response"]["id"] in responses:
                         done = event["response"]
         except TimeoutError:
             return turn
         assert done is not None and stopped is not None
-        turn.status = str(done["status"])
+        turn.status = "answered" if done["id"] in heard else str(done["status"])
         turn.transcript = " ".join(transcripts[i] for i in committed)
         first_audio = next(
             (
@@ -387,7 +394,7 @@ async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -
         "wer": 100 * errors / max(ref_words, 1),
         "errors": errors,
         "words": ref_words,
-        "completed": sum(t.status == "completed" for t in turns),
+        "completed": sum(t.status in ("answered", "completed") for t in turns),
         "turns": len(turns),
     }
 
@@ -432,7 +439,7 @@ async def bench(args: argparse.Namespace) -> None:
 
     print("\n==== figures ====")
     for mode, r in results.items():
-        print(f"[{mode}] turns: {r['turns']}, {r['completed']} completed, {r['split']} plain questions split")
+        print(f"[{mode}] turns: {r['turns']}, {r['completed']} answered, {r['split']} plain questions split")
         print(f"[{mode}] last voiced sample -> first audio delta: {summary(r['latency'])}")
         print(f"[{mode}] speech_stopped -> first audio delta:     {summary(r['engine'])}")
         print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
