@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
@@ -61,13 +62,25 @@ from local_engine.stages import (
 )
 from realtime.protocol import BYTES_PER_MS
 
-__all__ = ["VAD_SLICE_MS", "EngineSession", "EngineStages", "FairScheduler", "SchedulerBusy", "speech_pieces"]
+__all__ = [
+    "SPEECH_LEAD_MS",
+    "VAD_SLICE_MS",
+    "EngineSession",
+    "EngineStages",
+    "FairScheduler",
+    "SchedulerBusy",
+    "speech_pieces",
+]
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 Send = Callable[[Json], Awaitable[None]]
 
+SPEECH_LEAD_MS = 3000
+"""A response's next sentence is synthesized once less than this much of its audio is ahead of real-time
+playback (counted from its first audio), so Piper works for what is about to be heard, and a barge-in wastes
+little."""
 VAD_SLICE_MS = 1000
 """Audio fed to a VAD stream between two yields to the event loop."""
 MAX_QUEUED_PER_SESSION = 8
@@ -211,6 +224,7 @@ class EngineSession:
         self._listening = Listening(transcriber) if isinstance(transcriber, StreamingTranscriber) else None
         self._lock = asyncio.Lock()
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
+        self._playback: dict[str, tuple[float, float]] = {}  # response -> (first audio, audio ms made), monotonic
         self._closed = False
 
     @property
@@ -317,6 +331,7 @@ class EngineSession:
                 tasks.discard(done)
                 if not tasks:
                     del self._tasks[job]
+                    self._playback.pop(job, None)
 
         task.add_done_callback(forget)
 
@@ -457,6 +472,11 @@ class EngineSession:
 
     async def _speak(self, command: Speak) -> None:
         job, item_id = command.job, command.item_id
+        clock = self._playback.get(job)
+        if clock is not None:  # speak the next sentence only when the client is about to need it
+            ahead_ms = clock[1] - (time.monotonic() - clock[0]) * 1000
+            if ahead_ms > SPEECH_LEAD_MS:
+                await asyncio.sleep((ahead_ms - SPEECH_LEAD_MS) / 1000)
         synthesize = self._stages.synthesizer.synthesize
         speech = (
             synthesize(command.text, voice=command.voice)
@@ -466,6 +486,8 @@ class EngineSession:
         chunker = AudioChunker()
         try:
             async for pcm in speech:
+                started, produced = self._playback.get(job) or (time.monotonic(), 0.0)
+                self._playback[job] = (started, produced + len(pcm) / BYTES_PER_MS)
                 for piece in chunker.push(pcm):
                     self.state.speech_audio(job, item_id, piece)
                 await self._flush()

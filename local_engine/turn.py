@@ -180,7 +180,9 @@ _RARELY_LAST = frozenset(
     ["of", "to", "in", "on", "at", "by", "for", "with", "from", "about", "into", "onto", "over", "under",
      "between", "through", "during", "like", "as", "is", "are", "was", "were", "be", "been", "am", "do", "does",
      "did", "have", "has", "had", "will", "would", "shall", "should", "can", "could", "may", "might", "must",
-     "i", "we", "they", "he", "she", "i'm", "it's", "you're", "we're", "they're", "i'd", "i'll", "let's"]
+     "i", "we", "they", "he", "she", "i'm", "it's", "you're", "we're", "they're", "i'd", "i'll", "let's",
+     "that", "this", "these", "those", "which", "who", "what", "where", "when", "how", "why", "there", "it",
+     "you", "me", "some", "any", "no", "not", "very", "more", "most", "so", "just", "also"]
 )  # fmt: skip
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -228,9 +230,9 @@ EAGERNESS["auto"] = EAGERNESS["medium"]
 """``semantic_vad``'s ``eagerness`` (the Realtime API's ``auto`` is ``medium``). A finished sentence usually ends
 at the first check; a pause in the middle of one is waited through."""
 
-HESITATION_P = 0.01
-"""Below this Smart Turn probability the turn is held even when the transcript looks finished: the model answers
-near 0 on hesitations (``um``, ``uh``) that Whisper tends to leave out of its text."""
+UNPUNCTUATED_MARGIN = 0.25
+"""Words that end without punctuation (Whisper punctuates what sounds finished) need this much more of Smart Turn's
+probability than the check asks."""
 
 _SAMPLES_PER_MS = MODEL_RATE // 1000
 
@@ -265,6 +267,7 @@ class SemanticVadStream(SileroVadStream):
         self._ring = np.zeros(0, dtype=np.float32)  # the last WINDOW + PRE_SPEECH samples at 16 kHz
         self._onset = 0  # 16 kHz sample where the speech in progress began
         self._checks_done = 0  # checks of the schedule already handed out in this pause
+        self._pause_id = 0  # counts the pauses, so a late judgement knows whether its pause is still going on
 
     def due_check(self) -> float | None:
         """The probability a judgement needs now, when the pause has reached a check of the schedule that was
@@ -286,41 +289,45 @@ class SemanticVadStream(SileroVadStream):
 
     @staticmethod
     def judge(probability: float, transcript: str, needed: float) -> bool:
-        """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`)
-        or Smart Turn hears a hesitation (below :data:`HESITATION_P`); then yes when the transcript ends a
-        sentence or Smart Turn's probability reaches ``needed``.
+        """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`);
+        yes when it ends a sentence, or when it has no final punctuation and Smart Turn's probability reaches
+        ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
 
         The transcript votes first because on synthetic test voices (espeak-ng, Piper) Smart Turn v3.2's
-        probability did not separate finished sentences from the same sentences cut mid-phrase, except after a
-        hesitation."""
+        probability did not separate finished sentences from the same sentences cut mid-phrase (it does answer
+        near 0 after a hesitation such as "um", but also for some finished questions)."""
         cue = transcript_cue(transcript)
-        if cue == "unfinished" or probability < HESITATION_P:
+        if cue == "unfinished":
             return False
-        return cue == "finished" or probability >= needed
+        return cue == "finished" or probability >= needed + UNPUNCTUATED_MARGIN
 
     async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
         """Judge the current pause: Smart Turn (on a worker thread; needs ``turn``) and ``transcript`` (the words
         so far) run in parallel, then :meth:`judge`. Returns the end of the turn (:meth:`end_turn`) when the pause
         ends it and no speech came meanwhile, else ``None``."""
-        audio = self.turn_audio()
+        audio, judged, pause = self.turn_audio(), self._done, self._pause_id
         if self._turn is not None:
             probability, text = await asyncio.gather(asyncio.to_thread(self._turn.probability, audio), transcript)
         else:
             probability, text = 0.5, await transcript
         self.last_probability = probability
+        log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r", needed, probability, text[-60:])
         if not self.judge(probability, text, needed):
             log.debug("pause of %s ms goes on: p=%.3f, %r", self.pause_ms, probability, text[-40:])
             return None
-        return self.end_turn()
+        if pause != self._pause_id:
+            return None  # speech came (and maybe another pause) while judging: this pause is over
+        return self.end_turn(judged)
 
-    def end_turn(self) -> VadSpeechStopped | None:
-        """End the speech in progress at the last sample judged; ``None`` when there is none (speech resumed or
-        the stream was reset meanwhile)."""
+    def end_turn(self, at: int | None = None) -> VadSpeechStopped | None:
+        """End the speech in progress at 16 kHz stream sample ``at`` (default: the last one judged by the VAD);
+        ``None`` when no pause is in progress (speech resumed or the stream was reset meanwhile)."""
         if not self._in_speech or self._silence_start is None:
             return None
         self._in_speech = False
         self._silence_start = None
-        return VadSpeechStopped(audio_end_ms=self._done // _SAMPLES_PER_MS)
+        end = self._done if at is None else min(max(at, 0), self._done)
+        return VadSpeechStopped(audio_end_ms=end // _SAMPLES_PER_MS)
 
     def _decide(self, probs: np.ndarray, frames: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
         keep = WINDOW + PRE_SPEECH_MS * _SAMPLES_PER_MS
@@ -347,6 +354,7 @@ class SemanticVadStream(SileroVadStream):
                 self._checks_done = 0
             elif p < self._low and self._silence_start is None:
                 self._silence_start = frame_start
+                self._pause_id += 1
             if self._silence_start is not None and frame_end - self._silence_start >= max_pause:
                 events.append(VadSpeechStopped(audio_end_ms=frame_end // _SAMPLES_PER_MS))
                 self._in_speech = False
@@ -357,3 +365,4 @@ class SemanticVadStream(SileroVadStream):
         """Forget any speech in progress (``input_audio_buffer.clear``); stream time keeps counting."""
         super().reset()
         self._checks_done = 0
+        self._pause_id += 1
