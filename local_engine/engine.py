@@ -112,6 +112,8 @@ Json = dict[str, Any]
 
 MAX_ID_CHARS = 256
 """Longest client ``event_id`` echoed back, and longest ``item.id`` a client may choose."""
+MAX_TOOL_NAME_CHARS = 64
+"""Longest function tool name (the limit OpenAI's APIs put on function names)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,6 +522,15 @@ class EngineState:
                 "array_above_max_length",
                 param,
             )
+        for index, tool in enumerate(value if isinstance(value, list) else []):
+            name = tool.get("name") if isinstance(tool, dict) else None
+            if isinstance(name, str) and len(name) > MAX_TOOL_NAME_CHARS:
+                raise ClientError(
+                    f"Invalid '{param}[{index}].name': string too long. Expected a string with maximum length "
+                    f"{MAX_TOOL_NAME_CHARS}, but got a string with length {len(name)} instead.",
+                    "string_above_max_length",
+                    f"{param}[{index}].name",
+                )
 
     def _session_update(self, event: Json) -> None:
         update = event.get("session") or {}

@@ -152,6 +152,7 @@ def test_session_created_and_updated_echo_the_whole_configuration() -> None:
         ({"audio": None}, "session.audio", "invalid_type"),
         ({"instructions": "x" * 5_000_000}, "session.instructions", "string_above_max_length"),
         ({"tools": [TIME_TOOL] * 129}, "session.tools", "array_above_max_length"),
+        ({"tools": [TIME_TOOL, {**TIME_TOOL, "name": "n" * 65}]}, "session.tools[1].name", "string_above_max_length"),
     ],
 )  # fmt: skip
 def test_a_bad_session_update_is_refused_and_the_session_keeps_its_configuration(
