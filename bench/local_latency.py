@@ -1,25 +1,33 @@
-"""Reply latency, transcript accuracy and peak memory of the local engine, over a websocket, turn by turn.
+"""Reply latency, cut sentences, word error rate and several users at once, for the local engine over websockets.
 
-    python -m bench.local_latency [--utterances 20] [--port 0] [--tts piper|espeak]
+    python -m bench.local_latency [--utterances 24] [--pauses 10] [--concurrency 1,3,5] [--rounds 3]
+                                  [--modes semantic_vad,server_vad] [--tts piper|espeak] [--port 0]
 
-Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` set from ``--tts``), waits for its "ready"
-line, connects one GA client (``/v1/realtime?model=gpt-realtime``), turns on ``server_vad``
-(``silence_duration_ms`` 500) and input transcription, offers no tools, and streams 1 s of silence (the
-microphone opens before anyone speaks). Each turn streams one short question spoken by espeak-ng
-(``tests.audio.speak_pcm``, PCM16 24 kHz) at real-time pace (8192-byte chunks, 170 ms apart), then 1.2 s of
-silence, waits for ``response.done``, and pauses 1 s. Per turn (wall clock of this client):
+Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``), waits for its "ready" line and
+connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
+by espeak-ng in several voices (``en-us``, ``en-us+m3``, ``en-gb``, ``en-us+f2``; 150 words per minute) and
+streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends), each turn followed
+by 1.5 s of silence. Once the turn's first audio delta has arrived the client sends ``response.cancel`` (the
+answer's start is what is measured; the built-in responder's five sentences are not listened to), waits for
+``response.done``, then 1 s.
 
-- (a) arrival of ``input_audio_buffer.speech_stopped`` -> arrival of the first ``response.output_audio.delta``
-  of the turn's response: the engine's own reply latency once its VAD ended the turn;
-- (b) send time of the last chunk holding speech (the clip's last sample above -40 dBFS) -> the same delta: what
-  a user feels, ``silence_duration_ms`` and VAD frame lag included;
-- the recognised words (``conversation.item.input_audio_transcription.completed``) against the text: word error
-  rate, Levenshtein distance over lower-cased words without punctuation.
+Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`` with ``silence_duration_ms``
+500), one session:
 
-Prints median and p95 of (a) and (b) in ms, the word error rate, the peak resident memory (``VmHWM`` from
-``/proc/PID/status``) of the engine and of its child processes (the Piper worker) in MB, and the CPU count.
-The reply comes from whatever generator the engine's settings pick (the built-in offline responder unless
-``LOCAL_LLM_BASE_URL`` is set). Figures only: nothing is asserted.
+- ``--utterances`` questions, one sentence each: the latency from the **last voiced sample** of the user's speech
+  (the clip's last sample above -40 dBFS, timed as if each chunk were sent the moment its last sample was
+  recorded) to the arrival of the first ``response.output_audio.delta`` of the turn's response; also from
+  ``input_audio_buffer.speech_stopped`` to that delta (the engine's own part);
+- ``--pauses`` sentences with a pause of 600-1000 ms in their middle (espeak-ng SSML ``<break>``): a sentence is
+  *cut* when the engine commits more than one user item for it;
+- the word error rate of ``conversation.item.input_audio_transcription.completed`` over all clips (Levenshtein
+  distance over lower-cased words without punctuation, all committed items of a clip joined).
+
+Then ``--concurrency`` levels: that many sessions (``semantic_vad``) each ask a question at the same moment,
+``--rounds`` times; the median latency from each one's last voiced sample to its first audio delta.
+
+Prints each turn, then the figures (median and p95), the engine's peak resident memory with its children, the CPU
+count and the load average before and after (the machine's other work skews the figures). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,20 +49,24 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import soundfile
+import soxr
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.audio import BYTES_PER_MS, silence, speak_pcm, word_errors, words
+from tests.audio import silence, word_errors, words
 
 REPO = Path(__file__).resolve().parents[1]
+RATE = 24_000
 CHUNK = 8192  # bytes: 4096 samples, about 171 ms, what the browser recorder sends
-CHUNK_GAP_S = 0.170
-TRAILING_SILENCE_MS = 1200
+CHUNK_S = CHUNK / 2 / RATE
+TRAILING_SILENCE_MS = 1500
 PAUSE_S = 1.0
 LEAD_IN_MS = 1000  # silence streamed once before the first question
 SILENCE_DURATION_MS = 500
 SPEECH_LEVEL = 328  # |sample| above this (-40 dBFS) counts as speech when finding where a clip's speech ends
-TURN_TIMEOUT_S = 60.0
+TURN_TIMEOUT_S = 90.0
 READY_TIMEOUT_S = 300.0
+VOICES = ("en-us", "en-us+m3", "en-gb", "en-us+f2")
 
 # Questions a user might ask, none of them a built-in tool's cue (time, arithmetic, search, weather, news), a
 # greeting, thanks or a story request, so every turn gets the same kind of reply.
@@ -83,30 +96,78 @@ UTTERANCES = (
     "Could you help me plan a trip to Italy?",
     "How do bees make honey?",
 )
+# Sentences with a hesitation in the middle ("|" marks it): mostly after a word the sentence cannot end on, as
+# people hesitate before content words; three after a content word.
+PAUSED = (
+    ("I would like to know the", "weather in Paris today."),
+    ("Can you tell me about", "the history of Rome?"),
+    ("What is the best way to", "learn a new language?"),
+    ("Could you help me plan a trip to", "Japan next spring?"),
+    ("How do I make a cup of", "green tea?"),
+    ("Tell me something interesting about", "the planet Mars."),
+    ("What should I buy for my", "sister's birthday?"),
+    ("I want to go to the beach and", "swim in the ocean."),
+    ("Can you remind me to call", "my mother tomorrow?"),
+    ("I need a recipe for chocolate", "chip cookies."),
+)
+PAUSE_MS = (600, 700, 800, 900, 1000)
+
+
+@dataclass
+class Clip:
+    """One spoken turn: its text, its audio (PCM16 24 kHz) and where its speech ends (byte offset)."""
+
+    text: str
+    pcm: bytes
+    voice: str
+    paused: bool = False
+
+    @property
+    def speech_end(self) -> int:
+        loud = np.flatnonzero(np.abs(np.frombuffer(self.pcm, dtype="<i2").astype(np.int32)) > SPEECH_LEVEL)
+        return int(loud[-1] + 1) * 2 if loud.size else len(self.pcm)
 
 
 @dataclass
 class Turn:
-    """One spoken question and what the engine did with it (times: ``time.perf_counter()`` seconds)."""
+    """What the engine did with one clip (times: ``time.perf_counter()`` seconds)."""
 
-    text: str
-    speech_end_sent: float = 0.0
+    clip: Clip
+    voiced_end: float = 0.0  # when the last voiced sample was "recorded"
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
-    reply_after_stopped_ms: float | None = None  # (a)
-    reply_after_speech_ms: float | None = None  # (b)
-    asr_ms: float | None = None  # speech_stopped -> its transcription.completed
+    after_speech_ms: float | None = None  # last voiced sample -> first audio delta
+    after_stopped_ms: float | None = None  # speech_stopped -> first audio delta
     transcript: str = ""
-    segments: int = 0  # speech_stopped events (more than 1: the VAD split the question)
+    segments: int = 0  # speech_stopped events (more than 1: the sentence was cut)
     status: str = "timeout"
 
 
+def speak(text: str, voice: str) -> bytes:
+    """``text`` (SSML) spoken by espeak-ng in ``voice`` at 150 words per minute, PCM16 24 kHz mono."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-m", "-v", voice, "-s", "150", "-w", str(wav), "--", f"<speak>{text}</speak>"],
+                       check=True, capture_output=True)  # fmt: skip
+        data, rate = soundfile.read(wav, dtype="float32")
+    pcm = np.clip(soxr.resample(data, rate, RATE) * 32768.0, -32768, 32767)
+    return pcm.astype("<i2").tobytes()
+
+
+def make_clips(utterances: int, pauses: int) -> tuple[list[Clip], list[Clip]]:
+    plain = [
+        Clip(text, speak(text, VOICES[i % len(VOICES)]), VOICES[i % len(VOICES)])
+        for i, text in enumerate(UTTERANCES[i % len(UTTERANCES)] for i in range(utterances))
+    ]
+    paused = []
+    for i in range(pauses):
+        head, tail = PAUSED[i % len(PAUSED)]
+        voice, pause = VOICES[i % len(VOICES)], PAUSE_MS[i % len(PAUSE_MS)]
+        pcm = speak(f'{head} <break time="{pause}ms"/> {tail}', voice)
+        paused.append(Clip(f"{head} {tail}", pcm, voice, paused=True))
+    return plain, paused
+
+
 # ---------------------------------------------------------------------------------------------------- figures
-
-
-def speech_end_bytes(pcm: bytes) -> int:
-    """Byte offset just past the last sample of ``pcm`` (PCM16) louder than :data:`SPEECH_LEVEL`."""
-    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32)) > SPEECH_LEVEL)
-    return int(loud[-1] + 1) * 2 if loud.size else len(pcm)
 
 
 def peak_memory_mb(pid: int) -> tuple[float, float, int]:
@@ -142,6 +203,10 @@ def summary(values: list[float]) -> str:
     if not values:
         return "no data"
     return f"median {np.median(values):6.0f} ms   p95 {np.percentile(values, 95):6.0f} ms   (n={len(values)})"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ---------------------------------------------------------------------------------------------------- engine
@@ -185,159 +250,227 @@ async def stop_engine(process: asyncio.subprocess.Process) -> None:
 # ---------------------------------------------------------------------------------------------------- client
 
 
-async def receive(ws: ClientConnection, inbox: asyncio.Queue[tuple[float, dict[str, Any]]]) -> None:
-    """Every server event, stamped with its arrival time, into ``inbox``."""
-    async for frame in ws:
-        inbox.put_nowait((time.perf_counter(), json.loads(frame)))
+class Client:
+    """One GA session: every server event is stamped with its arrival time."""
 
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
+        self._receiver = asyncio.ensure_future(self._receive())
 
-def append(pcm: bytes) -> str:
-    return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+    async def _receive(self) -> None:
+        async for frame in self.ws:
+            self.inbox.put_nowait((time.perf_counter(), json.loads(frame)))
 
+    @classmethod
+    async def open(cls, url: str, turn_detection: dict[str, Any]) -> Client:
+        client = cls(await connect(url, max_size=None, compression=None))
+        session = {
+            "type": "realtime",
+            "tools": [],
+            "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": turn_detection}},
+        }
+        await client.ws.send(json.dumps({"type": "session.update", "session": session}))  # fmt: skip
+        async with asyncio.timeout(30):
+            while (await client.inbox.get())[1]["type"] != "session.updated":
+                pass
+        await client.stream(silence(LEAD_IN_MS))
+        return client
 
-async def run_turn(ws: ClientConnection, inbox: asyncio.Queue[tuple[float, dict[str, Any]]], text: str) -> Turn:
-    turn = Turn(text)
-    while not inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
-        inbox.get_nowait()
-    speech = speak_pcm(text)
-    audio = speech + silence(TRAILING_SILENCE_MS)
-    last_speech_chunk = (speech_end_bytes(speech) - 1) // CHUNK
-    for index, offset in enumerate(range(0, len(audio), CHUNK)):
-        await ws.send(append(audio[offset : offset + CHUNK]))
-        if index == last_speech_chunk:
-            turn.speech_end_sent = time.perf_counter()
-        await asyncio.sleep(CHUNK_GAP_S)
+    async def stream(self, pcm: bytes, clip: Clip | None = None, turn: Turn | None = None) -> None:
+        """Send ``pcm`` at real-time pace; note when the chunk holding ``clip``'s last voiced sample was recorded."""
+        began = time.perf_counter()
+        end = clip.speech_end if clip is not None else -1
+        for index, offset in enumerate(range(0, len(pcm), CHUNK)):
+            due = began + index * CHUNK_S
+            if (delay := due - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            piece = pcm[offset : offset + CHUNK]
+            await self.ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                           "audio": base64.b64encode(piece).decode()}))  # fmt: skip
+            if turn is not None and offset < end <= offset + len(piece):
+                # As if recorded live: the chunk leaves when its last sample is recorded, so the last voiced
+                # sample was recorded (chunk end - speech end) earlier.
+                turn.voiced_end = time.perf_counter() - (offset + len(piece) - end) / (2 * RATE)
 
-    stopped: tuple[float, dict[str, Any]] | None = None
-    created_after_stop: set[str] = set()
-    committed: list[str] = []
-    transcripts: dict[str, str] = {}
-    in_speech = 0
-    done: dict[str, Any] | None = None
-    try:
-        async with asyncio.timeout(TURN_TIMEOUT_S):
-            while done is None or in_speech > 0 or not set(committed) <= transcripts.keys():
-                arrived, event = await inbox.get()
-                turn.events.append((arrived, event))
-                kind = event["type"]
-                if kind == "error":
-                    print(f"  error event: {event['error']}", flush=True)
-                elif kind == "input_audio_buffer.speech_started":
-                    in_speech += 1
-                    done = None  # a new segment: wait for the response that follows it
-                elif kind == "input_audio_buffer.speech_stopped":
-                    in_speech -= 1
-                    turn.segments += 1
-                    stopped = (arrived, event)
-                    created_after_stop.clear()
-                elif kind == "input_audio_buffer.committed":
-                    committed.append(event["item_id"])
-                elif kind == "conversation.item.input_audio_transcription.completed":
-                    transcripts[event["item_id"]] = event["transcript"]
-                elif kind == "response.created" and stopped is not None:
-                    created_after_stop.add(event["response"]["id"])
-                elif kind == "response.done" and event["response"]["id"] in created_after_stop:
-                    done = event["response"]
-    except TimeoutError:
+    async def close(self) -> None:
+        self._receiver.cancel()
+        with contextlib.suppress(BaseException):
+            await self._receiver
+        await self.ws.close()
+
+    async def turn(self, clip: Clip) -> Turn:
+        turn = Turn(clip)
+        while not self.inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
+            self.inbox.get_nowait()
+        await self.stream(clip.pcm + silence(TRAILING_SILENCE_MS), clip, turn)
+        stopped: float | None = None
+        responses: set[str] = set()
+        heard: set[str] = set()
+        committed: list[str] = []
+        transcripts: dict[str, str] = {}
+        in_speech = 0
+        done: dict[str, Any] | None = None
+        try:
+            async with asyncio.timeout(TURN_TIMEOUT_S):
+                while done is None or in_speech > 0 or not set(committed) <= transcripts.keys():
+                    arrived, event = await self.inbox.get()
+                    turn.events.append((arrived, event))
+                    kind = event["type"]
+                    if kind == "error":
+                        print(f"  error event: {event['error']}", flush=True)
+                    elif kind == "input_audio_buffer.speech_started":
+                        in_speech += 1
+                        done = None  # a new segment: wait for the response that follows it
+                    elif kind == "input_audio_buffer.speech_stopped":
+                        in_speech -= 1
+                        turn.segments += 1
+                        stopped = arrived
+                        responses.clear()
+                    elif kind == "input_audio_buffer.committed":
+                        committed.append(event["item_id"])
+                    elif kind == "conversation.item.input_audio_transcription.completed":
+                        transcripts[event["item_id"]] = event["transcript"]
+                    elif kind == "response.created" and stopped is not None:
+                        responses.add(event["response"]["id"])
+                    elif kind == "response.output_audio.delta" and event["response_id"] in responses:
+                        if event["response_id"] not in heard:  # heard the answer begin: the next question
+                            heard.add(event["response_id"])
+                            await self.ws.send(json.dumps({"type": "response.cancel"}))
+                    elif kind == "response.done" and event["response"]["id"] in responses:
+                        done = event["response"]
+        except TimeoutError:
+            return turn
+        assert done is not None and stopped is not None
+        turn.status = "answered" if done["id"] in heard else str(done["status"])
+        turn.transcript = " ".join(transcripts[i] for i in committed)
+        first_audio = next(
+            (
+                t
+                for t, e in turn.events
+                if e["type"] == "response.output_audio.delta" and e["response_id"] == done["id"]
+            ),
+            None,
+        )
+        if first_audio is not None:
+            turn.after_stopped_ms = (first_audio - stopped) * 1000
+            turn.after_speech_ms = (first_audio - turn.voiced_end) * 1000
         return turn
-    assert done is not None and stopped is not None
-    turn.status = str(done["status"])
-    turn.transcript = " ".join(transcripts[i] for i in committed)
-    first_audio = next(
-        (t for t, e in turn.events if e["type"] == "response.output_audio.delta" and e["response_id"] == done["id"]),
-        None,
-    )
-    item = stopped[1]["item_id"]
-    turn.asr_ms = next(
-        ((t - stopped[0]) * 1000 for t, e in turn.events
-         if e["type"] == "conversation.item.input_audio_transcription.completed" and e["item_id"] == item),
-        None,
-    )  # fmt: skip
-    if first_audio is not None:
-        turn.reply_after_stopped_ms = (first_audio - stopped[0]) * 1000
-        turn.reply_after_speech_ms = (first_audio - turn.speech_end_sent) * 1000
-    return turn
 
 
-async def bench(count: int, port: int, tts: str) -> None:
-    texts = [UTTERANCES[i % len(UTTERANCES)] for i in range(count)]
-    await asyncio.to_thread(lambda: [speak_pcm(t) for t in set(texts)])
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+def turn_detection(mode: str) -> dict[str, Any]:
+    if mode == "semantic_vad":
+        return {"type": "semantic_vad", "eagerness": "auto"}
+    return {"type": "server_vad", "silence_duration_ms": SILENCE_DURATION_MS}
+
+
+def show(n: int, turn: Turn) -> None:
+    print(f"{n:3d} {turn.status:9s} speech->audio={_ms(turn.after_speech_ms)} stopped->audio="
+          f"{_ms(turn.after_stopped_ms)} segments={turn.segments} [{turn.clip.voice}] heard: {turn.transcript!r}",
+          flush=True)  # fmt: skip
+
+
+async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -> dict[str, Any]:
+    print(f"\n--- {mode} ---", flush=True)
+    client = await Client.open(url, turn_detection(mode))
+    turns: list[Turn] = []
+    try:
+        for n, clip in enumerate([*plain, *paused], 1):
+            turn = await client.turn(clip)
+            turns.append(turn)
+            show(n, turn)
+            await asyncio.sleep(PAUSE_S)
+    finally:
+        await client.close()
+    plain_turns = [t for t in turns if not t.clip.paused]
+    ref_words = sum(len(words(t.clip.text)) for t in turns)
+    errors = sum(word_errors(words(t.clip.text), words(t.transcript)) for t in turns)
+    return {
+        "latency": [t.after_speech_ms for t in plain_turns if t.after_speech_ms is not None],
+        "engine": [t.after_stopped_ms for t in plain_turns if t.after_stopped_ms is not None],
+        "cut": sum(t.segments > 1 for t in turns if t.clip.paused),
+        "paused": sum(t.clip.paused for t in turns),
+        "split": sum(t.segments > 1 for t in plain_turns),
+        "wer": 100 * errors / max(ref_words, 1),
+        "errors": errors,
+        "words": ref_words,
+        "completed": sum(t.status in ("answered", "completed") for t in turns),
+        "turns": len(turns),
+    }
+
+
+async def concurrent(url: str, level: int, rounds: int, clips: list[Clip]) -> list[float]:
+    """``level`` sessions ask a question at the same moment, ``rounds`` times; latencies of all their turns."""
+    clients = await asyncio.gather(*(Client.open(url, turn_detection("semantic_vad")) for _ in range(level)))
+    latencies: list[float] = []
+    try:
+        for r in range(rounds):
+            chosen = [clips[(r * level + i) % len(clips)] for i in range(level)]
+            turns = await asyncio.gather(*(c.turn(clip) for c, clip in zip(clients, chosen, strict=True)))
+            got = [t.after_speech_ms for t in turns if t.after_speech_ms is not None]
+            latencies += got
+            print(f"  {level} at once, round {r + 1}: " + " ".join(_ms(v) for v in got), flush=True)
+            await asyncio.sleep(PAUSE_S)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    return latencies
+
+
+async def bench(args: argparse.Namespace) -> None:
+    plain, paused = await asyncio.to_thread(make_clips, args.utterances, args.pauses)
+    print(f"load average before: {load()} (1, 5, 15 min)")
     with tempfile.NamedTemporaryFile(prefix="local-engine-", suffix=".log", delete=False) as log:
         started = time.perf_counter()
-        process, port = await start_engine(port, tts, log)
-        ready_s = time.perf_counter() - started
-        print(f"engine ready in {ready_s:.1f} s on port {port} (LOCAL_TTS={tts}, its log: {log.name})")
-        turns: list[Turn] = []
+        process, port = await start_engine(args.port, args.tts, log)
+        print(f"engine ready in {time.perf_counter() - started:.1f} s on port {port} (LOCAL_TTS={args.tts}, "
+              f"its log: {log.name})")  # fmt: skip
+        url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+        results: dict[str, dict[str, Any]] = {}
+        together: dict[int, list[float]] = {}
         try:
-            url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
-            async with connect(url, max_size=None, compression=None) as ws:
-                inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
-                receiver = asyncio.create_task(receive(ws, inbox))
-                session = {
-                    "type": "realtime",
-                    "tools": [],
-                    "audio": {
-                        "input": {
-                            "transcription": {"model": "whisper-1"},
-                            "turn_detection": {"type": "server_vad", "silence_duration_ms": SILENCE_DURATION_MS},
-                        }
-                    },
-                }
-                await ws.send(json.dumps({"type": "session.update", "session": session}))
-                async with asyncio.timeout(30):
-                    while (await inbox.get())[1]["type"] != "session.updated":
-                        pass
-                for offset in range(0, LEAD_IN_MS * BYTES_PER_MS, CHUNK):
-                    await ws.send(append(silence(LEAD_IN_MS)[offset : offset + CHUNK]))
-                    await asyncio.sleep(CHUNK_GAP_S)
-                for n, text in enumerate(texts, 1):
-                    turn = await run_turn(ws, inbox, text)
-                    turns.append(turn)
-                    a, b, asr = turn.reply_after_stopped_ms, turn.reply_after_speech_ms, turn.asr_ms
-                    print(f"{n:3d} {turn.status:9s} a={_ms(a)} b={_ms(b)} asr={_ms(asr)} "
-                          f"segments={turn.segments} heard: {turn.transcript!r}", flush=True)  # fmt: skip
-                    await asyncio.sleep(PAUSE_S)
-                receiver.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await receiver
+            for mode in args.modes:
+                results[mode] = await one_mode(url, mode, plain, paused)
+            for level in args.concurrency:
+                print(f"\n--- {level} simultaneous spoken question(s), semantic_vad ---", flush=True)
+                together[level] = await concurrent(url, level, args.rounds, plain)
             engine_mb, children_mb, n_children = peak_memory_mb(process.pid)
         finally:
             await stop_engine(process)
 
-    a_ms = [t.reply_after_stopped_ms for t in turns if t.reply_after_stopped_ms is not None]
-    b_ms = [t.reply_after_speech_ms for t in turns if t.reply_after_speech_ms is not None]
-    ref_words = sum(len(words(t.text)) for t in turns)
-    errors = sum(word_errors(words(t.text), words(t.transcript)) for t in turns)
-    completed = sum(t.status == "completed" for t in turns)
-    split = sum(t.segments > 1 for t in turns)
-    asr_ms = [t.asr_ms for t in turns if t.asr_ms is not None]
-    affinity = len(os.sched_getaffinity(0))
-    print()
-    print(f"turns: {len(turns)} ({len(set(texts))} different), {completed} completed, {split} split by the VAD")
-    print(f"(a) speech_stopped -> first audio delta:          {summary(a_ms)}")
-    print(f"(b) end of speech (chunk sent) -> first audio delta: {summary(b_ms)}")
-    print(f"    of which speech_stopped -> transcript:      {summary(asr_ms)}")
-    print(f"ASR word error rate: {100 * errors / max(ref_words, 1):.1f}% ({errors} errors in {ref_words} words)")
+    print("\n==== figures ====")
+    for mode, r in results.items():
+        print(f"[{mode}] turns: {r['turns']}, {r['completed']} answered, {r['split']} plain questions split")
+        print(f"[{mode}] last voiced sample -> first audio delta: {summary(r['latency'])}")
+        print(f"[{mode}] speech_stopped -> first audio delta:     {summary(r['engine'])}")
+        print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
+        print(f"[{mode}] word error rate: {r['wer']:.1f}% ({r['errors']} errors in {r['words']} words)")
+    for level, values in together.items():
+        print(f"[{level} at once] last voiced sample -> first audio delta: {summary(values)}")
     print(f"peak memory (VmHWM): engine {engine_mb:.0f} MB + {n_children} child process(es) {children_mb:.0f} MB "
           f"= {engine_mb + children_mb:.0f} MB")  # fmt: skip
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"CPUs: {os.cpu_count()} (usable by this process: {affinity}); load average now {load}; TTS: {tts}")
+    print(f"CPUs: {os.cpu_count()} (usable: {len(os.sched_getaffinity(0))}); load average now {load()}; "
+          f"TTS: {args.tts}")  # fmt: skip
     with contextlib.suppress(OSError):
         os.remove(log.name)  # the engine's log is kept only when the run failed
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.local_latency", description="Reply latency of the local engine."
-    )
-    parser.add_argument("--utterances", type=int, default=20, help="turns to run (default 20)")
+    parser = argparse.ArgumentParser(prog="python -m bench.local_latency", description="Latency of the local engine.")
+    parser.add_argument("--utterances", type=int, default=24, help="one-sentence questions per mode (default 24)")
+    parser.add_argument("--pauses", type=int, default=10, help="sentences with a pause inside, per mode (default 10)")
+    parser.add_argument("--modes", default="semantic_vad,server_vad", help="turn detection modes to measure")
+    parser.add_argument("--concurrency", default="1,3,5", help="simultaneous sessions to measure ('' for none)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per concurrency level (default 3)")
     parser.add_argument("--port", type=int, default=0, help="engine port (default 0: a free one)")
     parser.add_argument("--tts", choices=("piper", "espeak"), default="piper", help="LOCAL_TTS of the engine")
     args = parser.parse_args(argv)
-    if args.utterances < 1:
-        parser.error("--utterances must be at least 1")
-    asyncio.run(bench(args.utterances, args.port, args.tts))
+    args.modes = [m for m in args.modes.split(",") if m]
+    if any(m not in ("semantic_vad", "server_vad") for m in args.modes):
+        parser.error("--modes: semantic_vad and/or server_vad")
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
+    if args.utterances < 1 or args.pauses < 0 or args.rounds < 1:
+        parser.error("--utterances and --rounds must be at least 1, --pauses at least 0")
+    asyncio.run(bench(args))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Piper text-to-speech in a process of its own (piper-tts is GPL-3.0+; this program only talks over pipes).
 
-Usage: ``python -m local_engine._piper_worker MODEL.onnx CONFIG.json``
+Usage: ``python -m local_engine._piper_worker MODEL.onnx CONFIG.json [THREADS]``
+
+``THREADS``: onnxruntime intra-op threads for the voice (default 1: one synthesis takes one core, so the other
+core stays free for recognition and for other sessions).
 
 stdin, one JSON object per line:
-    ``{"id": N, "text": "..."}``  synthesize ``text`` (requests are served in order, one at a time);
+    ``{"id": N, "text": "...", "length_scale": 1.0}``  synthesize ``text`` (requests are served in order, one at
+                                  a time); ``length_scale`` (optional, > 0): Piper's phoneme length scale
+                                  (< 1 faster, > 1 slower);
     ``{"cancel": N}``             stop request ``N`` at the next sentence boundary (or skip it if not started).
 stdout, binary frames: a header ``<I i`` (request id uint32, length int32), then the payload:
     length > 0: that many bytes of PCM16 little-endian mono at the voice's rate (22050 Hz for "joe");
@@ -29,7 +34,7 @@ class _Requests:
     """Requests read from stdin by a thread, so cancels arrive while a request is being synthesized."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        self.queue: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        self.queue: queue.Queue[tuple[int, str, float | None] | None] = queue.Queue()
         self.cancelled: set[int] = set()
         self._lock = threading.Lock()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
@@ -42,7 +47,9 @@ class _Requests:
                     with self._lock:
                         self.cancelled.add(int(message["cancel"]))
                 else:
-                    self.queue.put((int(message["id"]), str(message["text"])))
+                    scale = message.get("length_scale")
+                    length_scale = float(scale) if scale is not None and 0.1 <= float(scale) <= 10 else None
+                    self.queue.put((int(message["id"]), str(message["text"]), length_scale))
             except (ValueError, KeyError, TypeError) as exc:
                 print(f"piper worker: bad request line ignored: {exc}", file=sys.stderr, flush=True)
         self.queue.put(None)
@@ -63,15 +70,22 @@ def _send(out: BinaryIO, request_id: int, payload: bytes = b"", *, error: bool =
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m local_engine._piper_worker MODEL.onnx CONFIG.json", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: python -m local_engine._piper_worker MODEL.onnx CONFIG.json [THREADS]", file=sys.stderr)
         return 2
+    threads = int(argv[2]) if len(argv) == 3 else 1
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the real stdout
     try:
-        from piper import PiperVoice
+        import onnxruntime
+        from piper import PiperVoice, SynthesisConfig
 
         voice = PiperVoice.load(argv[0], config_path=argv[1])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        voice.session = onnxruntime.InferenceSession(argv[0], sess_options=options,
+                                                     providers=["CPUExecutionProvider"])  # fmt: skip
     except Exception as exc:
         print(f"piper worker: cannot load the voice: {exc!r}", file=sys.stderr, flush=True)
         return 2
@@ -80,10 +94,11 @@ def main(argv: list[str]) -> int:
 
     requests = _Requests(sys.stdin.buffer)
     while (request := requests.queue.get()) is not None:
-        request_id, text = request
+        request_id, text, length_scale = request
         try:
             if not requests.is_cancelled(request_id):
-                for chunk in voice.synthesize(text):  # one chunk per sentence
+                config = SynthesisConfig(length_scale=length_scale)
+                for chunk in voice.synthesize(text, config):  # one chunk per sentence
                     if requests.is_cancelled(request_id):
                         break
                     _send(out, request_id, chunk.audio_int16_bytes)

@@ -52,10 +52,12 @@ PAD_MS = 300
 EDGE_MS = 150
 MAX_WINDOW_S = 28
 """Seconds of audio one request decodes at most (Whisper's window is 30 s)."""
-STREAM_STEP_MS = 1000
+STREAM_STEP_MS = 1500
 """While the user speaks, a new hypothesis is decoded after this much more audio."""
 STREAM_MAX_S = 20
 """Past this length an utterance gets no more hypotheses while spoken (only its final decode)."""
+STREAM_KEEP_S = 32
+"""Audio of one utterance kept for its transcript at most (the engine transcribes the first 30 s of a turn)."""
 _EDGE_PEAK = 0.02  # about -34 dBFS: louder than this at the very start means the clip begins mid-speech
 # Below this peak (about -60 dBFS) there is nothing to hear: answer "" without running the model (Whisper tends
 # to invent words for pure silence).
@@ -349,7 +351,7 @@ class TranscriptionStream:
 
     def push(self, pcm: bytes) -> None:
         """Add the next audio of the utterance (PCM16 24 kHz, even length)."""
-        if self._closed or not pcm:
+        if self._closed or not pcm or self._samples >= STREAM_KEEP_S * MODEL_RATE:
             return
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
         chunk = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
@@ -389,8 +391,9 @@ class TranscriptionStream:
         if self._previous is not None:
             new, old = rest.split(), self._previous.split()
             agreed = 0
-            # The last word of a hypothesis may be cut mid-word: it is confirmed only when a later one agrees.
-            while agreed < min(len(new), len(old)) and new[agreed] == old[agreed]:
+            # The newest hypothesis's last word stays open: the audio may end inside it, and Whisper ends every
+            # hypothesis with punctuation ("of?") that the next words would take away.
+            while agreed < min(len(new) - 1, len(old)) and new[agreed] == old[agreed]:
                 agreed += 1
             if agreed:
                 words = rest.split(" ")

@@ -8,8 +8,11 @@ given. Every state change is followed by a flush that sends the state's events, 
 - :class:`~local_engine.engine.ConfigureVad` / :class:`~local_engine.engine.FeedVad` /
   :class:`~local_engine.engine.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
   yield to the event loop between them, so a large append never holds the loop for long;
-- :class:`~local_engine.engine.Transcribe`: a task that waits for this session's turn at the recognizer
-  (:class:`FairScheduler`, shared by all sessions of a process: sessions are served in turn, one job each);
+- :class:`~local_engine.engine.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
+  :data:`GATE`), cuts it into pieces of at most :data:`PIECE_MS` at pauses (:func:`speech_pieces`) and recognises
+  each piece in this session's turn at the recognizer (:class:`FairScheduler`, shared by all sessions of a
+  process: sessions are served in turn, one piece each); a turn already transcribed while it was spoken
+  (``local_engine.listen``) only has its tail left;
 - :class:`~local_engine.engine.Generate`: a task that streams the reply, cuts its text into sentences
   (:class:`local_engine.speech_text.SentenceSplitter`) and hands them and the function calls to the state;
 - :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
@@ -58,17 +62,35 @@ from local_engine.stages import (
 )
 from realtime.protocol import BYTES_PER_MS
 
-__all__ = ["VAD_SLICE_MS", "EngineSession", "EngineStages", "FairScheduler", "SchedulerBusy"]
+__all__ = [
+    "SPEECH_LEAD_MS",
+    "VAD_SLICE_MS",
+    "EngineSession",
+    "EngineStages",
+    "FairScheduler",
+    "SchedulerBusy",
+    "speech_pieces",
+]
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 Send = Callable[[Json], Awaitable[None]]
 
+SPEECH_LEAD_MS = 3000
+"""A response's next sentence is synthesized once less than this much of its audio is ahead of real-time
+playback (counted from its first audio), so Piper works for what is about to be heard, and a barge-in wastes
+little."""
 VAD_SLICE_MS = 1000
 """Audio fed to a VAD stream between two yields to the event loop."""
 MAX_QUEUED_PER_SESSION = 8
 """Transcriptions one session may have waiting for the recognizer; more fail at once (the reply goes on)."""
+PIECE_MS = 10_000
+"""A committed recording is recognised in pieces of at most this much audio, cut at pauses where it can be; each
+piece is one turn at the recognizer, so another session waits for at most one piece."""
+GATE = (0.35, 300, 500)
+"""VAD settings (threshold, prefix padding ms, silence ms) that find the speech in a committed recording: only
+that is recognised (noise and silence cost the recognizer seconds and give no words)."""
 
 
 class SchedulerBusy(RuntimeError):
@@ -197,10 +219,12 @@ class EngineSession:
         self.state = EngineState(model=model, limits=stages.limits)
         self._vad: VadStream | None = None
         self._vad_generation = -1
+        self._vad_start_ms = 0  # session stream time where the VAD stream started (its times count from there)
         transcriber = stages.transcriber
         self._listening = Listening(transcriber) if isinstance(transcriber, StreamingTranscriber) else None
         self._lock = asyncio.Lock()
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
+        self._playback: dict[str, tuple[float, float]] = {}  # response -> (first audio, audio ms made), monotonic
         self._closed = False
 
     @property
@@ -279,6 +303,7 @@ class EngineSession:
             else:
                 self._vad = self._stages.vad(params.threshold, params.prefix_padding_ms, params.silence_duration_ms)
             self._vad_generation = command.generation
+            self._vad_start_ms = command.start_ms
             if self._listening is not None:
                 self._listening.reset()
         elif isinstance(command, ResetVad):
@@ -306,6 +331,7 @@ class EngineSession:
                 tasks.discard(done)
                 if not tasks:
                     del self._tasks[job]
+                    self._playback.pop(job, None)
 
         task.add_done_callback(forget)
 
@@ -332,7 +358,7 @@ class EngineSession:
             if start:
                 await asyncio.sleep(0)  # let other sessions run between slices
             piece = command.pcm[start : start + step]
-            found = vad.feed(piece)
+            found = _in_session_time(vad.feed(piece), self._vad_start_ms)
             boundaries += found
             if listening is not None:
                 listening.observe(piece, pcm_start_ms + (start + len(piece)) / BYTES_PER_MS, found)
@@ -354,8 +380,10 @@ class EngineSession:
         except Exception:
             log.exception("judging the end of turn failed")
             return
-        if stopped is None or self._closed or generation != self._vad_generation or vad is not self._vad:
+        current: object = self._vad
+        if stopped is None or self._closed or generation != self._vad_generation or vad is not current:
             return
+        stopped = VadSpeechStopped(stopped.audio_end_ms + self._vad_start_ms)  # in the session's time
         if listening is not None:
             listening.stopped()
         self.state.vad_result(generation, stopped.audio_end_ms, [stopped])
@@ -367,10 +395,14 @@ class EngineSession:
             await self._finish_stream(command, stream)
             return
         try:
-            async with self._stages.recognizer_turns.turn(self):
-                text = await self._stages.transcriber.transcribe(
-                    command.pcm, language=command.language, prompt=command.prompt
-                )
+            texts = []
+            for piece in await self._speech_pieces(command.pcm):
+                async with self._stages.recognizer_turns.turn(self):
+                    words = await self._stages.transcriber.transcribe(
+                        piece, language=command.language, prompt=command.prompt
+                    )
+                texts.append(words)
+            text = " ".join(t for t in texts if t)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -380,6 +412,20 @@ class EngineSession:
         else:
             self.state.transcribed(command.job, text, len(command.pcm) / BYTES_PER_MS)
         await self._flush()
+
+    async def _speech_pieces(self, pcm: bytes) -> list[bytes]:
+        """The speech in a committed recording (found by a VAD stream of its own, :data:`GATE`), in pieces of at
+        most :data:`PIECE_MS` (see :func:`speech_pieces`). The VAD runs in slices with yields to the loop."""
+        vad = self._stages.vad(*GATE)
+        boundaries: list[VadSpeechStarted | VadSpeechStopped] = []
+        step = VAD_SLICE_MS * BYTES_PER_MS
+        for start in range(0, len(pcm), step):
+            if start:
+                await asyncio.sleep(0)
+            boundaries += vad.feed(pcm[start : start + step])
+        return [
+            pcm[a * BYTES_PER_MS : b * BYTES_PER_MS] for a, b in speech_pieces(boundaries, len(pcm) // BYTES_PER_MS)
+        ]
 
     async def _finish_stream(self, command: Transcribe, stream: TranscriptStream) -> None:
         """The committed turn was transcribed while spoken: only its tail is left (the recognizer serves the
@@ -426,6 +472,11 @@ class EngineSession:
 
     async def _speak(self, command: Speak) -> None:
         job, item_id = command.job, command.item_id
+        clock = self._playback.get(job)
+        if clock is not None:  # speak the next sentence only when the client is about to need it
+            ahead_ms = clock[1] - (time.monotonic() - clock[0]) * 1000
+            if ahead_ms > SPEECH_LEAD_MS:
+                await asyncio.sleep((ahead_ms - SPEECH_LEAD_MS) / 1000)
         synthesize = self._stages.synthesizer.synthesize
         speech = (
             synthesize(command.text, voice=command.voice)
@@ -435,6 +486,8 @@ class EngineSession:
         chunker = AudioChunker()
         try:
             async for pcm in speech:
+                started, produced = self._playback.get(job) or (time.monotonic(), 0.0)
+                self._playback[job] = (started, produced + len(pcm) / BYTES_PER_MS)
                 for piece in chunker.push(pcm):
                     self.state.speech_audio(job, item_id, piece)
                 await self._flush()
@@ -457,6 +510,46 @@ async def _close_stage(stream: AsyncIterator[Any]) -> None:
     if close is not None:
         with contextlib.suppress(Exception):
             await close()
+
+
+def speech_pieces(
+    boundaries: list[VadSpeechStarted | VadSpeechStopped], total_ms: int, piece_ms: int = PIECE_MS
+) -> list[tuple[int, int]]:
+    """Where the speech of a recording of ``total_ms`` is, from a VAD's ``boundaries`` (ms from its start): the
+    speech regions, joined while they fit in ``piece_ms``, a region longer than that cut every ``piece_ms``;
+    ``[]`` when there is no speech. Ranges in ms, ``(start, end)``."""
+    regions: list[tuple[int, int]] = []
+    begun: int | None = None
+    for boundary in boundaries:
+        if isinstance(boundary, VadSpeechStarted):
+            begun = boundary.audio_start_ms if begun is None else begun
+        elif begun is not None:
+            regions.append((max(0, begun), min(total_ms, boundary.audio_end_ms)))
+            begun = None
+    if begun is not None:
+        regions.append((max(0, begun), total_ms))
+    pieces: list[tuple[int, int]] = []
+    for start, end in regions:
+        if pieces and end - pieces[-1][0] <= piece_ms:
+            pieces[-1] = (pieces[-1][0], end)
+            continue
+        for cut in range(start, end, piece_ms):
+            pieces.append((cut, min(end, cut + piece_ms)))
+    return [(a, b) for a, b in pieces if b > a]
+
+
+def _in_session_time(
+    boundaries: list[VadSpeechStarted | VadSpeechStopped], start_ms: int
+) -> list[VadSpeechStarted | VadSpeechStopped]:
+    """A VAD stream's boundaries (ms from the stream's start) in the session's stream time."""
+    if not start_ms:
+        return boundaries
+    return [
+        VadSpeechStarted(b.audio_start_ms + start_ms)
+        if isinstance(b, VadSpeechStarted)
+        else VadSpeechStopped(b.audio_end_ms + start_ms)
+        for b in boundaries
+    ]
 
 
 async def _nothing() -> str:

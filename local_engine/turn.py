@@ -230,10 +230,6 @@ EAGERNESS["auto"] = EAGERNESS["medium"]
 """``semantic_vad``'s ``eagerness`` (the Realtime API's ``auto`` is ``medium``). A finished sentence usually ends
 at the first check; a pause in the middle of one is waited through."""
 
-HESITATION_P = 0.01
-"""Below this Smart Turn probability the turn is held even when the transcript looks finished: the model answers
-near 0 on hesitations (``um``, ``uh``) that Whisper tends to leave out of its text."""
-
 UNPUNCTUATED_MARGIN = 0.25
 """Words that end without punctuation (Whisper punctuates what sounds finished) need this much more of Smart Turn's
 probability than the check asks."""
@@ -293,16 +289,15 @@ class SemanticVadStream(SileroVadStream):
 
     @staticmethod
     def judge(probability: float, transcript: str, needed: float) -> bool:
-        """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`)
-        or Smart Turn hears a hesitation (below :data:`HESITATION_P`); then yes when the transcript ends a
-        sentence, or when it has no final punctuation and Smart Turn's probability reaches ``needed`` plus
-        :data:`UNPUNCTUATED_MARGIN`.
+        """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`);
+        yes when it ends a sentence, or when it has no final punctuation and Smart Turn's probability reaches
+        ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
 
         The transcript votes first because on synthetic test voices (espeak-ng, Piper) Smart Turn v3.2's
-        probability did not separate finished sentences from the same sentences cut mid-phrase, except after a
-        hesitation."""
+        probability did not separate finished sentences from the same sentences cut mid-phrase (it does answer
+        near 0 after a hesitation such as "um", but also for some finished questions)."""
         cue = transcript_cue(transcript)
-        if cue == "unfinished" or probability < HESITATION_P:
+        if cue == "unfinished":
             return False
         return cue == "finished" or probability >= needed + UNPUNCTUATED_MARGIN
 

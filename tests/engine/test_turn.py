@@ -67,7 +67,7 @@ def test_fit_window_keeps_the_end_and_pads_before() -> None:
     assert fitted.size == WINDOW and fitted[-1000:].all() and not fitted[:-1000].any()
     long = np.arange(WINDOW + 5, dtype=np.float32)
     assert fit_window(long)[0] == 5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="128000"):
         log_mel_features(np.zeros(10, dtype=np.float32))
 
 
@@ -123,11 +123,11 @@ def test_transcript_cue(text: str, cue: str) -> None:
     assert transcript_cue(text) == cue
 
 
-def test_judge_waits_on_unfinished_words_and_hesitations() -> None:
+def test_judge_waits_on_unfinished_words() -> None:
     judge = SemanticVadStream.judge
-    assert judge(0.2, "How far away is the moon?", 0.5)  # the words end a sentence
+    assert judge(0.01, "How far away is the moon?", 0.5)  # the words end a sentence
     assert not judge(0.99, "Can you tell me about", 0.15)  # the words do not, whatever the model hears
-    assert not judge(0.005, "I went to the store.", 0.5)  # a hesitation Whisper left out
+    assert not judge(0.99, "I went to the store and um", 0.15)
     assert judge(0.8, "Tell me a joke", 0.5) and not judge(0.6, "Tell me a joke", 0.5)  # no final punctuation
 
 
