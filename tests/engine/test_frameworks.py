@@ -15,12 +15,33 @@ import pytest
 from agents import function_tool
 from agents.realtime import RealtimeAgent, RealtimeRunner
 from agents.realtime.items import AssistantAudio, AssistantMessageItem, AssistantText
+from agents.realtime.model_events import RealtimeModelRawServerEvent
 
 from local_engine.server import LocalRealtimeServer
 
 pytestmark = [pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
 QUESTION = "What's the weather in Paris and what time is it in Tokyo?"
+
+
+def _response_done(data: Any) -> dict[str, Any] | None:
+    """The ``response`` of the wire's ``response.done`` when an agents ``raw_model_event`` carries one."""
+    event = data.data if isinstance(data, RealtimeModelRawServerEvent) else None
+    response = event.get("response") if isinstance(event, dict) and event.get("type") == "response.done" else None
+    return response if isinstance(response, dict) else None
+
+
+def _answer(response: dict[str, Any]) -> str:
+    """The spoken transcript of a ``response.done`` whose only output is an assistant message, else ``""``."""
+    output = response.get("output") or []
+    if [o.get("type") for o in output] != ["message"]:
+        return ""
+    return " ".join(str(p.get("transcript") or p.get("text") or "") for p in output[0].get("content") or [])
+
+
+def _said(history: list[Any]) -> list[str]:
+    """The words of every assistant message in the agent's history."""
+    return [assistant_words(i) for i in history if isinstance(i, AssistantMessageItem)]
 
 
 def assistant_words(item: Any) -> str:
@@ -76,16 +97,17 @@ async def test_openai_agents_realtime_agent_answers_a_question_that_needs_two_to
                     errors.append(event.error)
                 elif event.type == "history_updated":
                     history = list(event.history)
-                elif event.type == "raw_model_event" and event.data.type == "raw_server_event":
-                    if event.data.data.get("type") == "response.done":
-                        responses.append(event.data.data["response"])
-                elif event.type == "agent_end" and len(responses) >= 2:
-                    break  # the response after both tool outputs has ended
-    assert errors == []
-    assert sorted(ran) == [("get_time", "Tokyo"), ("get_weather", "Paris")]
-    # Both calls came in the first response (parallel calls), the answer in the second.
-    first, second = responses[0], responses[-1]
-    assert [o["name"] for o in first["output"] if o["type"] == "function_call"] == ["get_weather", "get_time"]
-    assert [o["type"] for o in second["output"]] == ["message"] and second["status"] == "completed"
-    answer = assistant_words(next(i for i in reversed(history) if isinstance(i, AssistantMessageItem)))
-    assert "sunny and 21 degrees in Paris" in answer and "21:05 in Tokyo" in answer, answer
+                elif event.type == "raw_model_event" and (done := _response_done(event.data)) is not None:
+                    responses.append(done)
+                if len(responses) >= 2 and _answer(responses[-1]) and _answer(responses[-1]) in _said(history):
+                    break  # the response after both tool outputs has ended and the agent's history holds it
+    summary = [(r["status"], [(o["type"], o.get("name") or _answer({"output": [o]})) for o in r["output"]])
+               for r in responses]  # fmt: skip
+    assert errors == [], (errors, summary)
+    assert sorted(ran) == [("get_time", "Tokyo"), ("get_weather", "Paris")], summary
+    # Both calls came in the first response (parallel calls), the answer in the last.
+    assert [o.get("name") for o in responses[0]["output"] if o["type"] == "function_call"] == [
+        "get_weather",
+        "get_time",
+    ], summary
+    assert _answer(responses[-1]) == "It is sunny and 21 degrees in Paris. It is 21:05 in Tokyo.", summary
