@@ -17,7 +17,7 @@ import tavily
 import tavily.errors
 from pydantic import Field
 
-from tools._output import scrub
+from realtime.redaction import redact
 from tools.registry import Tool, ToolError, tool
 
 __all__ = [
@@ -90,8 +90,8 @@ def spoken_results(compact: dict[str, Any]) -> str:
 
 
 def _failure_message(exc: Exception) -> str:
-    """A readable description of a Tavily failure, without secrets (the caller scrubs the key as well)."""
-    detail = scrub(str(exc)).strip()
+    """A readable description of a Tavily failure, without secrets (the caller removes the key as well)."""
+    detail = redact(str(exc)).strip()
     suffix = f": {detail}" if detail else ""
     if isinstance(exc, tavily.InvalidAPIKeyError):
         return "Tavily rejected the API key (HTTP 401); web search is unavailable until TAVILY_API_KEY is fixed"
@@ -145,7 +145,7 @@ def make_web_search(api_key: str, *, base_url: str | None = None, timeout_s: flo
                     timeout=HTTP_TIMEOUT_S,
                 )
         except Exception as exc:
-            message = scrub(_failure_message(exc), (api_key,))
+            message = redact(_failure_message(exc), (api_key,))
             log.info("web_search failed: %s", message)
             raise ToolError(message) from None
         return compact_results(body, max_results)

@@ -136,13 +136,13 @@ async def test_semantic_kernel_realtime_client_answers_a_question_that_needs_two
     ran: list[tuple[str, str]] = []
 
     class WeatherPlugin:
-        @kernel_function(description="Get the current weather in a city.")  # type: ignore[untyped-decorator]
+        @kernel_function(description="Get the current weather in a city.")
         def get_weather(self, city: str) -> str:
             ran.append(("get_weather", city))
             return f"It is sunny and 21 degrees in {city}."
 
     class TimePlugin:
-        @kernel_function(description="Get the current local time in a city.")  # type: ignore[untyped-decorator]
+        @kernel_function(description="Get the current local time in a city.")
         def get_time(self, city: str) -> str:
             ran.append(("get_time", city))
             return f"It is 21:05 in {city}."
