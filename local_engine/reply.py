@@ -3,22 +3,13 @@
 
 from __future__ import annotations
 
-from local_engine.replies import (
-    ChatCompletionsResponder,
-    OfflineResponder,
-    build_reply_generator,
-    chat_messages,
-    chat_tool_choice,
-    chat_tools,
-    speak_tool_output,
-)
+from typing import Any
 
-__all__ = [
-    "ChatCompletionsResponder",
-    "OfflineResponder",
-    "build_reply_generator",
-    "chat_messages",
-    "chat_tool_choice",
-    "chat_tools",
-    "speak_tool_output",
-]
+from local_engine import replies
+from local_engine.replies import OfflineResponder, build_reply_generator, speak_tool_output
+
+__all__ = ["OfflineResponder", "build_reply_generator", "speak_tool_output"]
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(replies, name)  # ChatCompletionsResponder and the chat helpers, imported when first used

@@ -19,12 +19,27 @@ texts gives the reply, then their :class:`~local_engine.stages.FunctionCall` s.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from local_engine.replies.arithmetic import TooLongToCalculate, arithmetic_expression
-from local_engine.replies.chat import ChatCompletionsResponder, chat_messages, chat_tool_choice, chat_tools
 from local_engine.replies.offline import OFFLINE_LABEL, OfflineResponder
 from local_engine.replies.tool_speech import SPOKEN_KEY, speak_tool_output
 from local_engine.replies.zones import CITY_ZONES
 from local_engine.stages import ReplyGenerator
+
+if TYPE_CHECKING:
+    from local_engine.replies.chat import ChatCompletionsResponder, chat_messages, chat_tool_choice, chat_tools
+
+# The chat completions client imports the openai package (seconds on a busy machine): only when it is used.
+_LAZY = frozenset({"ChatCompletionsResponder", "chat_messages", "chat_tool_choice", "chat_tools"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module("local_engine.replies.chat"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CITY_ZONES",
@@ -50,4 +65,6 @@ def build_reply_generator(base_url: str | None, model: str | None, api_key: str 
         return OfflineResponder()
     if not (model and model.strip()):
         raise ValueError("LOCAL_LLM_BASE_URL is set but LOCAL_LLM_MODEL is not: name the model to use (e.g. llama3.2)")
+    from local_engine.replies.chat import ChatCompletionsResponder
+
     return ChatCompletionsResponder(base_url, model, api_key or None)

@@ -2,9 +2,12 @@
 openai-agents' ``RealtimeAgent`` (``agents.realtime``) asks one question that needs two function tools defined
 here, runs both tools from the engine's parallel calls, and ends with an answer that uses both results.
 
-semantic-kernel 1.45's realtime client is not in this suite: semantic-kernel 1.45.0 requires
-``pydantic>=2.0,<2.14`` (and not 2.10.0-2.10.3), and the project pins ``pydantic==2.14.4``; its other requirements
-(``openai>=2.0``, ``websockets>=13,<17``, ``numpy>=1.25``) fit the project's pins."""
+semantic-kernel 1.45's realtime client (``OpenAIRealtimeWebsocket``, tool names ``Plugin-function``) does the same
+in the second test, which runs only where ``semantic_kernel`` is installed: it cannot be installed beside the
+project's pins (semantic-kernel 1.45.0 requires ``pydantic>=2.0,<2.14``, not 2.10.0-2.10.3; the project pins
+``pydantic==2.14.4``; its other requirements, ``openai>=2.0``, ``websockets>=13,<17``, ``numpy>=1.25``, fit).
+It sends each tool's output with its own ``response.create``, so the second one may meet the answer in progress
+and get ``conversation_already_has_active_response``, as the hosted service answers."""
 
 from __future__ import annotations
 
@@ -15,12 +18,37 @@ import pytest
 from agents import function_tool
 from agents.realtime import RealtimeAgent, RealtimeRunner
 from agents.realtime.items import AssistantAudio, AssistantMessageItem, AssistantText
+from agents.realtime.model_events import RealtimeModelRawServerEvent
 
 from local_engine.server import LocalRealtimeServer
 
 pytestmark = [pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
 QUESTION = "What's the weather in Paris and what time is it in Tokyo?"
+
+
+def _response_done(data: Any) -> dict[str, Any] | None:
+    """The ``response`` of the wire's ``response.done`` when an agents ``raw_model_event`` carries one."""
+    event = data.data if isinstance(data, RealtimeModelRawServerEvent) else None
+    response = event.get("response") if isinstance(event, dict) and event.get("type") == "response.done" else None
+    return response if isinstance(response, dict) else None
+
+
+def _uses_both(answer: str) -> bool:
+    return "sunny and 21 degrees in Paris" in answer and "21:05 in Tokyo" in answer
+
+
+def _answer(response: dict[str, Any]) -> str:
+    """The spoken transcript of a ``response.done`` whose only output is an assistant message, else ``""``."""
+    output = response.get("output") or []
+    if [o.get("type") for o in output] != ["message"]:
+        return ""
+    return " ".join(str(p.get("transcript") or p.get("text") or "") for p in output[0].get("content") or [])
+
+
+def _said(history: list[Any]) -> list[str]:
+    """The words of every assistant message in the agent's history."""
+    return [assistant_words(i) for i in history if isinstance(i, AssistantMessageItem)]
 
 
 def assistant_words(item: Any) -> str:
@@ -76,16 +104,70 @@ async def test_openai_agents_realtime_agent_answers_a_question_that_needs_two_to
                     errors.append(event.error)
                 elif event.type == "history_updated":
                     history = list(event.history)
-                elif event.type == "raw_model_event" and event.data.type == "raw_server_event":
-                    if event.data.data.get("type") == "response.done":
-                        responses.append(event.data.data["response"])
-                elif event.type == "agent_end" and len(responses) >= 2:
-                    break  # the response after both tool outputs has ended
-    assert errors == []
+                elif event.type == "raw_model_event" and (done := _response_done(event.data)) is not None:
+                    responses.append(done)
+                if responses and _uses_both(_answer(responses[-1])) and _answer(responses[-1]) in _said(history):
+                    break  # an answer with both results has ended and the agent's history holds it
+    summary = [(r["status"], [(o["type"], o.get("name") or _answer({"output": [o]})) for o in r["output"]])
+               for r in responses]  # fmt: skip
+    assert errors == [], (errors, summary)
+    assert sorted(ran) == [("get_time", "Tokyo"), ("get_weather", "Paris")], summary
+    # Both calls came in the first response (parallel calls), the answer with both results in the last. (When the
+    # agent asks for a response after the first output alone, the engine says that result, then both.)
+    assert [o.get("name") for o in responses[0]["output"] if o["type"] == "function_call"] == [
+        "get_weather",
+        "get_time",
+    ], summary
+    assert _answer(responses[-1]) == "It is sunny and 21 degrees in Paris. It is 21:05 in Tokyo.", summary
+
+
+async def test_semantic_kernel_realtime_client_answers_a_question_that_needs_two_tools(
+    engine: LocalRealtimeServer,
+) -> None:
+    sk_open_ai = pytest.importorskip(
+        "semantic_kernel.connectors.ai.open_ai", reason="semantic-kernel 1.45 needs pydantic<2.14 (pinned 2.14.4)"
+    )
+    from openai import AsyncOpenAI
+    from semantic_kernel import Kernel
+    from semantic_kernel.connectors.ai import FunctionChoiceBehavior
+    from semantic_kernel.contents import RealtimeEvent, RealtimeTextEvent, TextContent
+    from semantic_kernel.functions import kernel_function
+
+    ran: list[tuple[str, str]] = []
+
+    class WeatherPlugin:
+        @kernel_function(description="Get the current weather in a city.")
+        def get_weather(self, city: str) -> str:
+            ran.append(("get_weather", city))
+            return f"It is sunny and 21 degrees in {city}."
+
+    class TimePlugin:
+        @kernel_function(description="Get the current local time in a city.")
+        def get_time(self, city: str) -> str:
+            ran.append(("get_time", city))
+            return f"It is 21:05 in {city}."
+
+    kernel = Kernel()
+    kernel.add_plugin(WeatherPlugin(), "WeatherPlugin")
+    kernel.add_plugin(TimePlugin(), "TimePlugin")
+    client = AsyncOpenAI(api_key="not-a-real-key", websocket_base_url=f"ws://127.0.0.1:{engine.port}/v1")
+    realtime = sk_open_ai.OpenAIRealtimeWebsocket(ai_model_id="gpt-realtime", client=client)
+    settings = sk_open_ai.OpenAIRealtimeExecutionSettings(
+        instructions="Answer briefly.", function_choice_behavior=FunctionChoiceBehavior.Auto()
+    )
+    answers: list[str] = []
+    errors: list[str] = []
+    async with realtime(settings=settings, kernel=kernel, create_response=False):
+        await realtime.send(RealtimeTextEvent(service_type="conversation.item.create", text=TextContent(text=QUESTION)))
+        await realtime.send(RealtimeEvent(service_type="response.create"))
+        async with asyncio.timeout(90):
+            async for event in realtime.receive():
+                if event.service_type == "error":
+                    errors.append(str(event.service_event.error))
+                elif event.service_type == "response.output_audio_transcript.done":
+                    answers.append(event.service_event.transcript)
+                    if "sunny" in answers[-1] and "21:05" in answers[-1]:
+                        break
     assert sorted(ran) == [("get_time", "Tokyo"), ("get_weather", "Paris")]
-    # Both calls came in the first response (parallel calls), the answer in the second.
-    first, second = responses[0], responses[-1]
-    assert [o["name"] for o in first["output"] if o["type"] == "function_call"] == ["get_weather", "get_time"]
-    assert [o["type"] for o in second["output"]] == ["message"] and second["status"] == "completed"
-    answer = assistant_words(next(i for i in reversed(history) if isinstance(i, AssistantMessageItem)))
-    assert "sunny and 21 degrees in Paris" in answer and "21:05 in Tokyo" in answer, answer
+    assert answers[-1] == "It is sunny and 21 degrees in Paris. It is 21:05 in Tokyo.", answers
+    assert all("conversation_already_has_active_response" in e for e in errors), errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 from collections.abc import AsyncIterator
@@ -490,3 +491,24 @@ async def test_chat_key_stays_out_of_errors_and_logs(
     assert "Bearer [redacted]" in str(caught.value) and "(check LOCAL_LLM_API_KEY)" in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert API_KEY not in caplog.text and API_KEY not in str(caught.value)
+
+
+def test_the_offline_responder_never_raises_on_odd_words() -> None:
+    """Seeded random turns of words the rules react to, in any order: each gives a reply, quickly."""
+    vocabulary = (
+        "what is the time in at for and also , ? . plus times over minus square root of ( ) [ ] * - + % x 12 3.5 .5"
+        " 1,000 twenty one hundred and weather there search the web news about Tokyo new york Europe/Paris"
+        " Mars/Olympus hello thanks story please now é '"
+    )
+    words = vocabulary.split(" ")
+    rng = random.Random(11)
+    responder = OfflineResponder()
+    started = time.perf_counter()
+    for _ in range(1000):
+        said = " ".join(rng.choice(words) for _ in range(rng.randint(0, 30)))
+        parts = responder.reply(ReplyRequest(history=[user(said)], tools=TOOLS))
+        assert parts and all(isinstance(p, TextPiece | FunctionCall) for p in parts), said
+        for part in parts:
+            if isinstance(part, FunctionCall):
+                assert isinstance(json.loads(part.arguments), dict)
+    assert time.perf_counter() - started < 10
