@@ -7,9 +7,9 @@ Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``)
 connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
 by espeak-ng in several voices (``en-us``, ``en-us+m3``, ``en-gb``, ``en-us+f2``; 150 words per minute) and
 streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends), each turn followed
-by 1.5 s of silence. Once the turn's first audio delta has arrived the client sends ``response.cancel`` (the
-answer's start is what is measured; the built-in responder's five sentences are not listened to), waits for
-``response.done``, then 1 s.
+by silence for as long as the turn lasts (an open microphone). Once the turn's first audio delta has arrived the
+client sends ``response.cancel`` (the answer's start is what is measured; the built-in responder's five sentences
+are not listened to), waits for ``response.done``, then 1 s.
 
 Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`` with ``silence_duration_ms``
 500), one session:
@@ -64,7 +64,7 @@ PAUSE_S = 1.0
 LEAD_IN_MS = 1000  # silence streamed once before the first question
 SILENCE_DURATION_MS = 500
 SPEECH_LEVEL = 328  # |sample| above this (-40 dBFS) counts as speech when finding where a clip's speech ends
-TURN_TIMEOUT_S = 90.0
+TURN_TIMEOUT_S = 60
 READY_TIMEOUT_S = 300.0
 VOICES = ("en-us", "en-us+m3", "en-gb", "en-us+f2")
 
@@ -304,6 +304,15 @@ class Client:
         while not self.inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
             self.inbox.get_nowait()
         await self.stream(clip.pcm + silence(TRAILING_SILENCE_MS), clip, turn)
+        microphone = asyncio.ensure_future(self.stream(silence(TURN_TIMEOUT_S * 1000)))  # the mic stays open
+        try:
+            return await self._wait(turn)
+        finally:
+            microphone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await microphone
+
+    async def _wait(self, turn: Turn) -> Turn:
         stopped: float | None = None
         responses: set[str] = set()
         heard: set[str] = set()
