@@ -137,6 +137,8 @@ class Turn:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     after_speech_ms: float | None = None  # last voiced sample -> first audio delta
     after_stopped_ms: float | None = None  # speech_stopped -> first audio delta
+    voiced_end_ms: float = 0.0  # the last voiced sample, in the session's stream time (ms of audio appended)
+    judged_ms: float | None = None  # speech_stopped's audio_end_ms - voiced_end_ms: the pause the engine heard
     transcript: str = ""
     segments: int = 0  # speech_stopped events (more than 1: the sentence was cut)
     status: str = "timeout"
@@ -257,6 +259,7 @@ class Client:
         self.ws = ws
         self.inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self._receiver = asyncio.ensure_future(self._receive())
+        self.sent_bytes = 0  # audio appended so far: the session's stream time is sent_bytes / 48 ms
 
     async def _receive(self) -> None:
         async for frame in self.ws:
@@ -286,6 +289,7 @@ class Client:
             if (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
             piece = pcm[offset : offset + CHUNK]
+            self.sent_bytes += len(piece)
             await self.ws.send(json.dumps({"type": "input_audio_buffer.append",
                                            "audio": base64.b64encode(piece).decode()}))  # fmt: skip
             if turn is not None and offset < end <= offset + len(piece):
@@ -300,7 +304,7 @@ class Client:
         await self.ws.close()
 
     async def turn(self, clip: Clip) -> Turn:
-        turn = Turn(clip)
+        turn = Turn(clip, voiced_end_ms=(self.sent_bytes + clip.speech_end) / (2 * RATE / 1000))
         while not self.inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
             self.inbox.get_nowait()
         await self.stream(clip.pcm + silence(TRAILING_SILENCE_MS), clip, turn)
@@ -335,6 +339,8 @@ class Client:
                         in_speech -= 1
                         turn.segments += 1
                         stopped = arrived
+                        if turn.judged_ms is None:
+                            turn.judged_ms = event["audio_end_ms"] - turn.voiced_end_ms
                         responses.clear()
                     elif kind == "input_audio_buffer.committed":
                         committed.append(event["item_id"])
@@ -375,8 +381,8 @@ def turn_detection(mode: str) -> dict[str, Any]:
 
 def show(n: int, turn: Turn) -> None:
     print(f"{n:3d} {turn.status:9s} speech->audio={_ms(turn.after_speech_ms)} stopped->audio="
-          f"{_ms(turn.after_stopped_ms)} segments={turn.segments} [{turn.clip.voice}] heard: {turn.transcript!r}",
-          flush=True)  # fmt: skip
+          f"{_ms(turn.after_stopped_ms)} pause heard={_ms(turn.judged_ms)} segments={turn.segments} "
+          f"[{turn.clip.voice}] heard: {turn.transcript!r}", flush=True)  # fmt: skip
 
 
 async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -> dict[str, Any]:
@@ -397,6 +403,7 @@ async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -
     return {
         "latency": [t.after_speech_ms for t in plain_turns if t.after_speech_ms is not None],
         "engine": [t.after_stopped_ms for t in plain_turns if t.after_stopped_ms is not None],
+        "judged": [t.judged_ms for t in plain_turns if t.judged_ms is not None],
         "cut": sum(t.segments > 1 for t in turns if t.clip.paused),
         "paused": sum(t.clip.paused for t in turns),
         "split": sum(t.segments > 1 for t in plain_turns),
@@ -451,6 +458,8 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"[{mode}] turns: {r['turns']}, {r['completed']} answered, {r['split']} plain questions split")
         print(f"[{mode}] last voiced sample -> first audio delta: {summary(r['latency'])}")
         print(f"[{mode}] speech_stopped -> first audio delta:     {summary(r['engine'])}")
+        print(f"[{mode}] pause heard before the turn ended (audio_end_ms - last voiced sample, stream time): "
+              f"{summary(r['judged'])}")  # fmt: skip
         print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
         print(f"[{mode}] word error rate: {r['wer']:.1f}% ({r['errors']} errors in {r['words']} words)")
     for level, values in together.items():
