@@ -64,17 +64,15 @@ def new_client(
     provider: Provider,
     runner: ToolRunner | None,
     options: SessionOptions | None = None,
-    **kwargs: object,
 ) -> RealtimeClient:
-    """A client for ``provider`` that offers ``runner``'s tools and runs their calls (``kwargs`` go to
-    :class:`RealtimeClient`)."""
+    """A client for ``provider`` that offers ``runner``'s tools and runs their calls (a
+    :class:`realtime.conversation.Conversation`), connected in memory to an in-process engine."""
     client = RealtimeClient(
         settings,
         provider=provider,
         tools=runner.definitions() if runner is not None else (),
         options=options,
         connector=connector_for(provider),
-        **kwargs,  # type: ignore[arg-type]
     )
     Conversation(client, runner)
     return client

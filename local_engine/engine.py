@@ -110,6 +110,11 @@ log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 
+MAX_ID_CHARS = 256
+"""Longest client ``event_id`` echoed back, and longest ``item.id`` a client may choose."""
+MAX_TOOL_NAME_CHARS = 64
+"""Longest function tool name (the limit OpenAI's APIs put on function names)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -133,6 +138,8 @@ class Limits:
     """``input_audio_buffer.commit`` needs this much audio (else ``input_audio_buffer_commit_empty``)."""
     max_transcribe_ms: int = 30_000
     """Audio transcribed per user item (the first ms of it): bounds the recognizer's work per turn."""
+    max_pending_transcriptions: int = 8
+    """Transcriptions in progress per session; one more fails at once (``transcription_failed``)."""
 
 
 # ------------------------------------------------------------------------------------------------------ commands
@@ -448,7 +455,7 @@ class EngineState:
         if self._closed:
             return
         event_id = data.get("event_id") if isinstance(data, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = event_id[:MAX_ID_CHARS] if isinstance(event_id, str) else None
         try:
             try:
                 event = parse_client_event(data)
@@ -460,7 +467,7 @@ class EngineState:
                 param = ".".join(str(p) for p in first["loc"])[:200]
                 code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
                 raise ClientError(f"Invalid '{param}': {first['msg'][:200]}", code, param) from None
-            event_id = event.event_id
+            event_id = event.event_id[:MAX_ID_CHARS] if event.event_id else None
             if event.type not in _KNOWN_EVENTS:
                 raise ClientError(
                     f"Invalid value: '{event.type[:80]}'. Supported values are: {', '.join(_KNOWN_EVENTS)}.",
@@ -515,6 +522,15 @@ class EngineState:
                 "array_above_max_length",
                 param,
             )
+        for index, tool in enumerate(value if isinstance(value, list) else []):
+            name = tool.get("name") if isinstance(tool, dict) else None
+            if isinstance(name, str) and len(name) > MAX_TOOL_NAME_CHARS:
+                raise ClientError(
+                    f"Invalid '{param}[{index}].name': string too long. Expected a string with maximum length "
+                    f"{MAX_TOOL_NAME_CHARS}, but got a string with length {len(name)} instead.",
+                    "string_above_max_length",
+                    f"{param}[{index}].name",
+                )
 
     def _session_update(self, event: Json) -> None:
         update = event.get("session") or {}
@@ -728,6 +744,9 @@ class EngineState:
         pcm = pcm[: self.limits.max_transcribe_ms * BYTES_PER_MS]
         job = self._new_id("asr")
         self._pending[job] = (item_id, content_index)
+        if len(self._pending) > self.limits.max_pending_transcriptions:
+            self.transcription_failed(job, "Too many transcriptions in progress in this session.")
+            return
         transcription = self.session["audio"]["input"].get("transcription") or {}
         self._run(Transcribe(job, item_id, content_index, pcm, transcription.get("language"),
                              transcription.get("prompt")))  # fmt: skip
@@ -862,7 +881,9 @@ class EngineState:
         item = copy.deepcopy(event.get("item") or {})
         previous = event.get("previous_item_id")
         if previous is not None and previous != "root" and previous not in self.items:
-            raise ClientError(f"Previous item with id '{previous}' not found.", "item_not_found", "previous_item_id")
+            raise ClientError(
+                f"Previous item with id '{str(previous)[:80]}' not found.", "item_not_found", "previous_item_id"
+            )
         kind = item.get("type", "message")
         if kind == "message":
             if item.get("role") not in ("user", "assistant", "system"):
@@ -892,7 +913,13 @@ class EngineState:
             raise ClientError(f"Invalid 'item.type': '{str(kind)[:80]}'.", "invalid_value", "item.type")
         item["id"] = item.get("id") or self._new_id("item")
         if item["id"] in self.items:
-            raise ClientError(f"Item with id '{item['id']}' already exists.", "item_already_exists", "item.id")
+            raise ClientError(f"Item with id '{item['id'][:80]}' already exists.", "item_already_exists", "item.id")
+        if not isinstance(item["id"], str) or len(item["id"]) > MAX_ID_CHARS:
+            raise ClientError(
+                f"Invalid 'item.id': expected a string of at most {MAX_ID_CHARS} characters.",
+                "string_above_max_length",
+                "item.id",
+            )
         audio: list[tuple[int, bytes]] = []
         for index, part in enumerate(item.get("content") or []):
             for name in ("text", "transcript"):

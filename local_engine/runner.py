@@ -8,8 +8,11 @@ given. Every state change is followed by a flush that sends the state's events, 
 - :class:`~local_engine.engine.ConfigureVad` / :class:`~local_engine.engine.FeedVad` /
   :class:`~local_engine.engine.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
   yield to the event loop between them, so a large append never holds the loop for long;
-- :class:`~local_engine.engine.Transcribe`: a task that waits for this session's turn at the recognizer
-  (:class:`FairScheduler`, shared by all sessions of a process: sessions are served in turn, one job each);
+- :class:`~local_engine.engine.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
+  :data:`GATE`), cuts it into pieces of at most :data:`PIECE_MS` at pauses (:func:`speech_pieces`) and recognises
+  each piece in this session's turn at the recognizer (:class:`FairScheduler`, shared by all sessions of a
+  process: sessions are served in turn, one piece each); a turn already transcribed while it was spoken
+  (``local_engine.listen``) only has its tail left;
 - :class:`~local_engine.engine.Generate`: a task that streams the reply, cuts its text into sentences
   (:class:`local_engine.speech_text.SentenceSplitter`) and hands them and the function calls to the state;
 - :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
@@ -59,7 +62,15 @@ from local_engine.stages import (
 )
 from realtime.protocol import BYTES_PER_MS
 
-__all__ = ["SPEECH_LEAD_MS", "VAD_SLICE_MS", "EngineSession", "EngineStages", "FairScheduler", "SchedulerBusy"]
+__all__ = [
+    "SPEECH_LEAD_MS",
+    "VAD_SLICE_MS",
+    "EngineSession",
+    "EngineStages",
+    "FairScheduler",
+    "SchedulerBusy",
+    "speech_pieces",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +85,12 @@ VAD_SLICE_MS = 1000
 """Audio fed to a VAD stream between two yields to the event loop."""
 MAX_QUEUED_PER_SESSION = 8
 """Transcriptions one session may have waiting for the recognizer; more fail at once (the reply goes on)."""
+PIECE_MS = 10_000
+"""A committed recording is recognised in pieces of at most this much audio, cut at pauses where it can be; each
+piece is one turn at the recognizer, so another session waits for at most one piece."""
+GATE = (0.35, 300, 500)
+"""VAD settings (threshold, prefix padding ms, silence ms) that find the speech in a committed recording: only
+that is recognised (noise and silence cost the recognizer seconds and give no words)."""
 
 
 class SchedulerBusy(RuntimeError):
@@ -378,10 +395,14 @@ class EngineSession:
             await self._finish_stream(command, stream)
             return
         try:
-            async with self._stages.recognizer_turns.turn(self):
-                text = await self._stages.transcriber.transcribe(
-                    command.pcm, language=command.language, prompt=command.prompt
-                )
+            texts = []
+            for piece in await self._speech_pieces(command.pcm):
+                async with self._stages.recognizer_turns.turn(self):
+                    words = await self._stages.transcriber.transcribe(
+                        piece, language=command.language, prompt=command.prompt
+                    )
+                texts.append(words)
+            text = " ".join(t for t in texts if t)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -391,6 +412,20 @@ class EngineSession:
         else:
             self.state.transcribed(command.job, text, len(command.pcm) / BYTES_PER_MS)
         await self._flush()
+
+    async def _speech_pieces(self, pcm: bytes) -> list[bytes]:
+        """The speech in a committed recording (found by a VAD stream of its own, :data:`GATE`), in pieces of at
+        most :data:`PIECE_MS` (see :func:`speech_pieces`). The VAD runs in slices with yields to the loop."""
+        vad = self._stages.vad(*GATE)
+        boundaries: list[VadSpeechStarted | VadSpeechStopped] = []
+        step = VAD_SLICE_MS * BYTES_PER_MS
+        for start in range(0, len(pcm), step):
+            if start:
+                await asyncio.sleep(0)
+            boundaries += vad.feed(pcm[start : start + step])
+        return [
+            pcm[a * BYTES_PER_MS : b * BYTES_PER_MS] for a, b in speech_pieces(boundaries, len(pcm) // BYTES_PER_MS)
+        ]
 
     async def _finish_stream(self, command: Transcribe, stream: TranscriptStream) -> None:
         """The committed turn was transcribed while spoken: only its tail is left (the recognizer serves the
@@ -475,6 +510,32 @@ async def _close_stage(stream: AsyncIterator[Any]) -> None:
     if close is not None:
         with contextlib.suppress(Exception):
             await close()
+
+
+def speech_pieces(
+    boundaries: list[VadSpeechStarted | VadSpeechStopped], total_ms: int, piece_ms: int = PIECE_MS
+) -> list[tuple[int, int]]:
+    """Where the speech of a recording of ``total_ms`` is, from a VAD's ``boundaries`` (ms from its start): the
+    speech regions, joined while they fit in ``piece_ms``, a region longer than that cut every ``piece_ms``;
+    ``[]`` when there is no speech. Ranges in ms, ``(start, end)``."""
+    regions: list[tuple[int, int]] = []
+    begun: int | None = None
+    for boundary in boundaries:
+        if isinstance(boundary, VadSpeechStarted):
+            begun = boundary.audio_start_ms if begun is None else begun
+        elif begun is not None:
+            regions.append((max(0, begun), min(total_ms, boundary.audio_end_ms)))
+            begun = None
+    if begun is not None:
+        regions.append((max(0, begun), total_ms))
+    pieces: list[tuple[int, int]] = []
+    for start, end in regions:
+        if pieces and end - pieces[-1][0] <= piece_ms:
+            pieces[-1] = (pieces[-1][0], end)
+            continue
+        for cut in range(start, end, piece_ms):
+            pieces.append((cut, min(end, cut + piece_ms)))
+    return [(a, b) for a, b in pieces if b > a]
 
 
 def _in_session_time(

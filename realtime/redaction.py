@@ -213,8 +213,8 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact ``record`` in place; always True."""
-        if getattr(record, "_redacted", False):
-            return True
+        if getattr(record, "_redacted_by", None) is self.redactor:
+            return True  # already done at record creation (install_log_redaction) by this same redactor
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to the handler's own error path
@@ -228,7 +228,7 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self.redactor.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.redactor.redact(record.stack_info)
-        record._redacted = True
+        record._redacted_by = self.redactor
         return True
 
 

@@ -130,3 +130,10 @@ def test_installed_redaction_covers_handlers_added_later(monkeypatch: pytest.Mon
             for h in target.handlers:
                 for flt in [f for f in h.filters if isinstance(f, RedactingFilter)]:
                     h.removeFilter(flt)
+
+
+def test_a_handler_filter_still_applies_after_the_process_redactor_saw_the_record() -> None:
+    first, second = RedactingFilter(Redactor()), RedactingFilter(Redactor([AZURE_KEY]))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "key %s", (AZURE_KEY,), None)
+    assert first.filter(record) and second.filter(record)
+    assert record.getMessage() == f"key {MASK}"

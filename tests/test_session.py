@@ -500,3 +500,25 @@ def test_mic_off_while_the_answer_still_plays_cancels_and_truncates_at_what_was_
     assert s.sent_types()[-2:] == ["response.cancel", "conversation.item.truncate"]
     assert s.sent[-1]["audio_end_ms"] == 1000
     assert not s.session.playing
+
+
+def test_a_cut_after_a_full_stop_reads_as_one_ellipsis() -> None:
+    from realtime.session import _cut
+
+    assert _cut("One sentence. Two words here", 50, 100) == "One sentence..."
+
+
+@pytest.mark.parametrize(
+    ("close_code", "kind"),
+    [(1008, "fatal"), (4001, "fatal"), (1000, "silent"), (1011, "retryable"), (None, "retryable")],
+)
+def test_the_session_classifies_closes(close_code: int | None, kind: str) -> None:
+    from realtime.session import classify_close
+
+    assert classify_close(close_code) == kind
+
+
+def test_the_session_classifies_refused_handshakes() -> None:
+    from realtime.session import classify_handshake
+
+    assert [classify_handshake(s) for s in (401, 403, 404, 429, 500)] == ["fatal"] * 3 + ["retryable"] * 2

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_engine.stages import FunctionCall, TextPiece
+from local_engine.runner import speech_pieces
+from local_engine.stages import FunctionCall, TextPiece, VadSpeechStarted, VadSpeechStopped
 from tests.engine.fakes import (
     BusyVad,
     FixedTranscriber,
@@ -135,7 +136,8 @@ async def test_the_transcript_of_an_audio_part_goes_to_that_part() -> None:
 
 async def test_one_session_s_long_noisy_turns_barely_delay_another_session_s_transcript() -> None:
     """Session A commits 3 x 60 s of noise, then session B 1 s of speech; one recognizer serves both. B's words
-    come after at most one of A's turns (served in turn, each turn's audio capped), not after all three."""
+    come after at most one piece of A's audio (sessions served in turn, a turn's audio capped at 30 s and
+    recognised in pieces of 10 s), not after all three minutes."""
     transcriber = SerialTranscriber(s_per_audio_s=0.01)
     stages = fake_stages(transcriber=transcriber)
     a, b = await open_session(stages), await open_session(stages)
@@ -151,8 +153,9 @@ async def test_one_session_s_long_noisy_turns_barely_delay_another_session_s_tra
     await b.send({"type": "input_audio_buffer.commit"})
     await b.until("conversation.item.input_audio_transcription.completed", within_s=10)
     waited = loop.time() - start
-    one_capped_turn = 30 * 0.01
-    assert waited < one_capped_turn + 0.25, f"B waited {waited:.2f} s"
+    one_piece = 10 * 0.01  # a turn is recognised in pieces of at most 10 s, each a turn at the recognizer
+    assert waited < one_piece + 0.25, f"B waited {waited:.2f} s"
+    assert max(size for size, _at in transcriber.finished) <= 10_000 * 48
     await a.until("conversation.item.input_audio_transcription.completed", 3, within_s=10)
     for h in (a, b):
         await h.session.close()
@@ -228,3 +231,29 @@ async def test_memory_stays_flat_over_many_sessions() -> None:
     assert len(asyncio.all_tasks()) == baseline_tasks
     turns = stages.recognizer_turns
     assert turns.waiting == 0 and turns.running == 0 and turns.sessions == 0
+
+
+async def test_a_recording_with_no_speech_costs_the_recognizer_nothing() -> None:
+    transcriber = FixedTranscriber("words Whisper invents for noise")
+    h = await open_session(transcriber=transcriber)
+    await h.send(WITH_TRANSCRIPTS)
+    await h.send({"type": "input_audio_buffer.append", "audio": b64(silence(30_000))})
+    await h.send({"type": "input_audio_buffer.commit"})
+    completed = await h.until("conversation.item.input_audio_transcription.completed")
+    assert completed["transcript"] == "" and transcriber.calls == []
+
+
+@pytest.mark.parametrize(
+    ("boundaries", "total_ms", "pieces"),
+    [
+        ([], 30_000, []),
+        ([VadSpeechStarted(700), VadSpeechStopped(2300)], 3000, [(700, 2300)]),
+        ([VadSpeechStarted(0), VadSpeechStopped(4000), VadSpeechStarted(6000), VadSpeechStopped(9000),
+          VadSpeechStarted(12_000), VadSpeechStopped(15_000)], 16_000, [(0, 9000), (12_000, 15_000)]),
+        ([VadSpeechStarted(1000)], 26_000, [(1000, 11_000), (11_000, 21_000), (21_000, 26_000)]),
+    ],
+)  # fmt: skip
+def test_speech_is_recognised_in_pieces_cut_at_pauses(
+    boundaries: list[VadSpeechStarted | VadSpeechStopped], total_ms: int, pieces: list[tuple[int, int]]
+) -> None:
+    assert speech_pieces(boundaries, total_ms) == pieces

@@ -152,6 +152,7 @@ def test_session_created_and_updated_echo_the_whole_configuration() -> None:
         ({"audio": None}, "session.audio", "invalid_type"),
         ({"instructions": "x" * 5_000_000}, "session.instructions", "string_above_max_length"),
         ({"tools": [TIME_TOOL] * 129}, "session.tools", "array_above_max_length"),
+        ({"tools": [TIME_TOOL, {**TIME_TOOL, "name": "n" * 65}]}, "session.tools[1].name", "string_above_max_length"),
     ],
 )  # fmt: skip
 def test_a_bad_session_update_is_refused_and_the_session_keeps_its_configuration(
@@ -394,6 +395,11 @@ def test_manual_commit_and_clear() -> None:
         ({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": "c",
                                                        "output": "y" * 300_000}}, "string_above_max_length"),
         ({"type": "response.create", "response": {"instructions": "z" * 100_000}}, "string_above_max_length"),
+        ({**user_text("hi"), "previous_item_id": "p" * 1_000_000}, "item_not_found"),
+        ({"type": "conversation.item.create", "item": {"id": "i" * 1000, "type": "message", "role": "user",
+                                                       "content": [{"type": "input_text", "text": "hi"}]}},
+         "string_above_max_length"),
+        ({"type": "no.such.event", "event_id": "e" * 1_000_000}, "invalid_value"),
     ],
 )  # fmt: skip
 def test_bad_client_events_get_an_error_at_once_and_the_session_goes_on(frame: Any, code: str) -> None:
@@ -401,8 +407,9 @@ def test_bad_client_events_get_an_error_at_once_and_the_session_goes_on(frame: A
     s.send(frame)
     [error] = s.errors()
     assert error["code"] == code and error["type"] == "invalid_request_error" and error["message"]
+    assert len(json.dumps(error)) < 1000  # nothing big is echoed
     if isinstance(frame, dict) and frame.get("event_id"):
-        assert error["event_id"] == frame["event_id"]
+        assert error["event_id"] == frame["event_id"][:256]
     assert s.state.items == {} and s.commands == [] and s.state.response_id is None
     s.send(user_text("Hello"))
     s.send({"type": "response.create"})
@@ -540,3 +547,16 @@ def test_an_out_of_band_response_keeps_nothing_in_the_session() -> None:
         s.speak_all()
     assert len(s.of("response.done")) == 20 and s.state.items == {}
     assert s.state.tracked()["spoken"] == 0
+
+
+def test_transcriptions_in_progress_per_session_are_bounded() -> None:
+    s = Script(max_pending_transcriptions=3)
+    s.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": None, "transcription": {"model": "whisper-1"}}}}})  # fmt: skip
+    for _ in range(5):
+        s.append(tone(200))
+        s.send({"type": "input_audio_buffer.commit"})
+    assert len(s.take(Transcribe)) == 3 and s.state.tracked()["pending"] == 3
+    failed = s.of("conversation.item.input_audio_transcription.failed")
+    assert len(failed) == 2 and "Too many" in failed[0]["error"]["message"]
+    assert len(s.state.items) == 5  # the items are kept, without words

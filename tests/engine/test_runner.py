@@ -9,7 +9,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from local_engine.reply import OfflineResponder
+from local_engine.runner import FairScheduler, SchedulerBusy
 from local_engine.stages import TextPiece
 from tests.engine.fakes import (
     MS_PER_CHAR,
@@ -67,8 +70,8 @@ async def test_one_response_at_a_time_and_cancel() -> None:
     assert done["output"][0]["status"] == "incomplete"
     await h.send({"type": "response.cancel", "event_id": "late"})
     assert h.errors()[-1]["code"] == "response_cancel_not_active"
-    await h.send({"type": "response.create"})
-    await h.until("response.done", 2, within_s=10)
+    await h.send({"type": "response.create", "response": {"output_modalities": ["text"]}})  # not paced as speech
+    assert (await h.until("response.done", 2))["response"]["status"] == "completed"
 
 
 async def test_function_calls_then_outputs_then_the_spoken_result() -> None:
@@ -217,3 +220,42 @@ async def test_a_vad_stream_made_mid_session_reports_in_the_session_s_time() -> 
     started = await h.until("input_audio_buffer.speech_started")
     stopped = await h.until("input_audio_buffer.speech_stopped")
     assert (started["audio_start_ms"], stopped["audio_end_ms"]) == (5800, 7200)
+
+
+async def test_the_fair_scheduler_serves_sessions_in_turn_and_survives_cancellation() -> None:
+    turns = FairScheduler(slots=1, max_queued=2)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def job(session: str, name: str) -> None:
+        async with turns.turn(session):
+            order.append(name)
+            await release.wait()
+
+    first = asyncio.ensure_future(job("a", "a1"))
+    await asyncio.sleep(0)
+    queued = [asyncio.ensure_future(job("a", n)) for n in ("a2", "a3")]
+    others = [asyncio.ensure_future(job("b", "b1")), asyncio.ensure_future(job("c", "c1"))]
+    await asyncio.sleep(0)
+    with pytest.raises(SchedulerBusy):
+        await job("a", "a4")  # two of a's jobs already wait
+    others[1].cancel()  # c gives up while waiting
+    release.set()
+    await asyncio.gather(first, *queued, others[0])
+    assert order == ["a1", "b1", "a2", "a3"]
+    assert (turns.waiting, turns.running, turns.sessions) == (0, 0, 0)
+
+
+async def test_a_synthesizer_failure_fails_the_response_and_the_session_goes_on() -> None:
+    class Broken:
+        async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+            yield b"\x00\x00" * 2400
+            raise RuntimeError("piper exited")
+
+    h = await open_session(synthesizer=Broken())
+    await h.send(user_text("Hello"))
+    await h.send({"type": "response.create"})
+    done = (await h.until("response.done"))["response"]
+    assert done["status"] == "failed" and done["output"][0]["status"] == "incomplete"
+    await h.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    assert (await h.until("response.done", 2))["response"]["status"] == "completed"
