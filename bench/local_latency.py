@@ -7,9 +7,9 @@ Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``)
 connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
 by espeak-ng in several voices (``en-us``, ``en-us+m3``, ``en-gb``, ``en-us+f2``; 150 words per minute) and
 streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends), each turn followed
-by 1.5 s of silence. Once the turn's first audio delta has arrived the client sends ``response.cancel`` (the
-answer's start is what is measured; the built-in responder's five sentences are not listened to), waits for
-``response.done``, then 1 s.
+by silence for as long as the turn lasts (an open microphone). Once the turn's first audio delta has arrived the
+client sends ``response.cancel`` (the answer's start is what is measured; the built-in responder's five sentences
+are not listened to), waits for ``response.done``, then 1 s.
 
 Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`` with ``silence_duration_ms``
 500), one session:
@@ -64,7 +64,7 @@ PAUSE_S = 1.0
 LEAD_IN_MS = 1000  # silence streamed once before the first question
 SILENCE_DURATION_MS = 500
 SPEECH_LEVEL = 328  # |sample| above this (-40 dBFS) counts as speech when finding where a clip's speech ends
-TURN_TIMEOUT_S = 90.0
+TURN_TIMEOUT_S = 60
 READY_TIMEOUT_S = 300.0
 VOICES = ("en-us", "en-us+m3", "en-gb", "en-us+f2")
 
@@ -137,6 +137,8 @@ class Turn:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     after_speech_ms: float | None = None  # last voiced sample -> first audio delta
     after_stopped_ms: float | None = None  # speech_stopped -> first audio delta
+    voiced_end_ms: float = 0.0  # the last voiced sample, in the session's stream time (ms of audio appended)
+    judged_ms: float | None = None  # speech_stopped's audio_end_ms - voiced_end_ms: the pause the engine heard
     transcript: str = ""
     segments: int = 0  # speech_stopped events (more than 1: the sentence was cut)
     status: str = "timeout"
@@ -257,6 +259,7 @@ class Client:
         self.ws = ws
         self.inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self._receiver = asyncio.ensure_future(self._receive())
+        self.sent_bytes = 0  # audio appended so far: the session's stream time is sent_bytes / 48 ms
 
     async def _receive(self) -> None:
         async for frame in self.ws:
@@ -286,6 +289,7 @@ class Client:
             if (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
             piece = pcm[offset : offset + CHUNK]
+            self.sent_bytes += len(piece)
             await self.ws.send(json.dumps({"type": "input_audio_buffer.append",
                                            "audio": base64.b64encode(piece).decode()}))  # fmt: skip
             if turn is not None and offset < end <= offset + len(piece):
@@ -300,10 +304,19 @@ class Client:
         await self.ws.close()
 
     async def turn(self, clip: Clip) -> Turn:
-        turn = Turn(clip)
+        turn = Turn(clip, voiced_end_ms=(self.sent_bytes + clip.speech_end) / (2 * RATE / 1000))
         while not self.inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
             self.inbox.get_nowait()
         await self.stream(clip.pcm + silence(TRAILING_SILENCE_MS), clip, turn)
+        microphone = asyncio.ensure_future(self.stream(silence(TURN_TIMEOUT_S * 1000)))  # the mic stays open
+        try:
+            return await self._wait(turn)
+        finally:
+            microphone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await microphone
+
+    async def _wait(self, turn: Turn) -> Turn:
         stopped: float | None = None
         responses: set[str] = set()
         heard: set[str] = set()
@@ -326,6 +339,8 @@ class Client:
                         in_speech -= 1
                         turn.segments += 1
                         stopped = arrived
+                        if turn.judged_ms is None:
+                            turn.judged_ms = event["audio_end_ms"] - turn.voiced_end_ms
                         responses.clear()
                     elif kind == "input_audio_buffer.committed":
                         committed.append(event["item_id"])
@@ -366,8 +381,8 @@ def turn_detection(mode: str) -> dict[str, Any]:
 
 def show(n: int, turn: Turn) -> None:
     print(f"{n:3d} {turn.status:9s} speech->audio={_ms(turn.after_speech_ms)} stopped->audio="
-          f"{_ms(turn.after_stopped_ms)} segments={turn.segments} [{turn.clip.voice}] heard: {turn.transcript!r}",
-          flush=True)  # fmt: skip
+          f"{_ms(turn.after_stopped_ms)} pause heard={_ms(turn.judged_ms)} segments={turn.segments} "
+          f"[{turn.clip.voice}] heard: {turn.transcript!r}", flush=True)  # fmt: skip
 
 
 async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -> dict[str, Any]:
@@ -388,6 +403,7 @@ async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -
     return {
         "latency": [t.after_speech_ms for t in plain_turns if t.after_speech_ms is not None],
         "engine": [t.after_stopped_ms for t in plain_turns if t.after_stopped_ms is not None],
+        "judged": [t.judged_ms for t in plain_turns if t.judged_ms is not None],
         "cut": sum(t.segments > 1 for t in turns if t.clip.paused),
         "paused": sum(t.clip.paused for t in turns),
         "split": sum(t.segments > 1 for t in plain_turns),
@@ -442,6 +458,8 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"[{mode}] turns: {r['turns']}, {r['completed']} answered, {r['split']} plain questions split")
         print(f"[{mode}] last voiced sample -> first audio delta: {summary(r['latency'])}")
         print(f"[{mode}] speech_stopped -> first audio delta:     {summary(r['engine'])}")
+        print(f"[{mode}] pause heard before the turn ended (audio_end_ms - last voiced sample, stream time): "
+              f"{summary(r['judged'])}")  # fmt: skip
         print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
         print(f"[{mode}] word error rate: {r['wer']:.1f}% ({r['errors']} errors in {r['words']} words)")
     for level, values in together.items():

@@ -378,14 +378,14 @@ class TranscriptionStream:
 
     def _hypothesis_sync(self, audio: np.ndarray) -> None:
         """Worker thread: decode with the confirmed prefix forced, confirm what two hypotheses agree on."""
-        if audio.size < MODEL_RATE // 4 or float(np.max(np.abs(audio))) < _SILENT_PEAK:
+        if self._closed or audio.size < MODEL_RATE // 4 or float(np.max(np.abs(audio))) < _SILENT_PEAK:
             return
         decoded = self._asr.decode(audio[-MAX_WINDOW_S * MODEL_RATE :], language=self.language, prompt=self.prompt,
                                    prefix=self._confirmed)  # fmt: skip
         self._agree(decoded.text)
 
     def _agree(self, text: str) -> None:
-        if not text.startswith(self._confirmed):
+        if self._closed or not text.startswith(self._confirmed):
             return  # the model did not keep the forced prefix (should not happen): confirm nothing
         rest = text[len(self._confirmed) :]
         if self._previous is not None:

@@ -31,7 +31,7 @@ __all__ = ["PREFETCH_PAUSE_MS", "Listening"]
 log = logging.getLogger(__name__)
 
 BYTES_PER_MS = 48
-PREFETCH_PAUSE_MS = 64
+PREFETCH_PAUSE_MS = 32
 """A pause this long inside speech starts the decode of the whole utterance so far (end-of-turn work)."""
 KEEP_MS = 2500
 """Recent audio kept for the start of the next utterance (prefix padding, VAD lag, one feed of audio)."""
