@@ -34,15 +34,15 @@ def audio_payload_problem(payload: Any) -> str | None:
 
 
 class DroppedPayloads:
-    """Counts dropped payloads per socket.io connection; only the first of each connection is logged."""
+    """Counts dropped payloads per socket.io connection and kind; only the first of each is logged."""
 
     def __init__(self) -> None:
-        self.by_sid: dict[str, int] = {}
+        self.by_sid: dict[tuple[str, str], int] = {}
         self.total = 0
 
     def drop(self, sid: str, what: str, problem: str) -> None:
         self.total += 1
-        count = self.by_sid[sid] = self.by_sid.get(sid, 0) + 1
+        count = self.by_sid[sid, what] = self.by_sid.get((sid, what), 0) + 1
         if count == 1:
             log.warning(
                 "dropped a malformed %s payload: %s (further ones of this chat are only counted)", what, problem

@@ -80,6 +80,8 @@ FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
 MAX_QUEUED_EVENTS = 5000
 """Events one ``events()`` iterator may have waiting (minutes of audio deltas)."""
 CLOSE_TIMEOUT_S = 5.0
+_APPEND = "input_audio_buffer.append"
+_APPEND_FRAME = '{"type":"input_audio_buffer.append","audio":"%s"}'
 
 
 class ConnectionFailed(ConnectionError):
@@ -510,10 +512,11 @@ class RealtimeClient:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and task.exception() is None and task.result():
-                result: str | _Fatal = task.result()
-                return result
+        results: list[str | _Fatal] = [
+            t.result() for t in done if not t.cancelled() and t.exception() is None and t.result()
+        ]
+        for result in sorted(results, key=lambda r: not isinstance(r, _Fatal)):  # a fatal close wins
+            return result
         if self.session.renewal_needed:
             return "renew"
         return "connection lost"
@@ -561,15 +564,18 @@ class RealtimeClient:
         while not self._send_queue.empty():
             self._send_queue.get_nowait()
 
-    async def _writer(self, ws: Connection) -> str:
+    async def _writer(self, ws: Connection) -> str | _Fatal:
         beta = self.provider.dialect == "beta"
         while True:
             event = await self._send_queue.get()
-            wire = client_event_to_beta(event) if beta else event
+            if event.get("type") == _APPEND and len(event) == 2 and not beta:
+                frame = _APPEND_FRAME % event["audio"]  # the hot path: base64 needs no JSON escaping
+            else:
+                frame = json.dumps(client_event_to_beta(event) if beta else event, separators=(",", ":"))
             try:
-                await ws.send(json.dumps(wire, separators=(",", ":")))
-            except ConnectionClosed:
-                return "connection lost"  # the reconnect replays what matters (see _drain_stale_sends)
+                await ws.send(frame)
+            except ConnectionClosed as exc:  # the reconnect replays what matters (see _drain_stale_sends)
+                return self._closed_outcome(exc)
 
     async def _renewal(self) -> str:
         await asyncio.sleep(max(self._renew_after_s, 1.0))
@@ -586,9 +592,12 @@ class RealtimeClient:
                 if self.session.fatal is not None:
                     return "fatal"
         except ConnectionClosed as exc:
-            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
-        else:
-            code, reason = ws.close_code, ws.close_reason
+            return self._closed_outcome(exc)
+        error = self._closed_error(ws.close_code, ws.close_reason)
+        return error if isinstance(error, _Fatal) else str(error)
+
+    def _closed_outcome(self, exc: ConnectionClosed) -> str | _Fatal:
+        code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
         error = self._closed_error(code, reason)
         return error if isinstance(error, _Fatal) else str(error)
 

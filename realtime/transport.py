@@ -87,9 +87,15 @@ class ConnectionRefused(ConnectionError):
 
 
 def websocket_connector(
-    *, max_size: int | None = MAX_SERVER_FRAME_BYTES, open_timeout: float = 15.0, ping_interval: float = 20.0
+    *,
+    max_size: int | None = MAX_SERVER_FRAME_BYTES,
+    open_timeout: float = 15.0,
+    ping_interval: float = 20.0,
+    compression: str | None = None,
 ) -> Connector:
-    """The default connector: a websocket with these limits (frame size in bytes, seconds)."""
+    """The default connector: a websocket with these limits (frame size in bytes, seconds). ``compression`` is off
+    by default: audio in base64 compresses little, and deflating every frame was the relay's largest single cost
+    in ``bench/relay_load.py`` (pass ``"deflate"`` to offer it)."""
 
     async def open_websocket(url: str, headers: Mapping[str, str]) -> Connection:
         if not url.startswith(("ws://", "wss://")):
@@ -102,6 +108,7 @@ def websocket_connector(
                 max_size=max_size,
                 open_timeout=open_timeout,
                 ping_interval=ping_interval,
+                compression=compression,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

@@ -185,7 +185,8 @@ def test_dropped_payloads_log_once_per_connection(caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.WARNING, logger="app"):
         for sid in ("a", "a", "a", "b"):
             dropped.drop(sid, "audio", "data is NoneType, not bytes")
-    assert dropped.total == 4 and len(caplog.records) == 2
+        dropped.drop("a", "settings", "the payload is list, not an object")
+    assert dropped.total == 5 and len(caplog.records) == 3
 
 
 # ------------------------------------------------------------------------------------------------ admission

@@ -4,6 +4,7 @@ Chainlit's own frontend does, recording every event it receives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -37,14 +38,30 @@ class WireChat:
         self.events: list[tuple[float, str, Any]] = []
         self._on_event = on_event
         self.sio.on("*", self._record)
+        # python-socketio's client handles each engine.io message in a task of its own; under load a binary
+        # attachment can then be parsed before its header ("invalid literal for int()"), an exception nobody
+        # retrieves. One pump task handles them strictly in arrival order instead.
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+        self.decode_errors = 0
+        self.sio.eio.on("message", self._inbox.put_nowait)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.events.append((time.monotonic(), event, data))
         if self._on_event is not None:
             self._on_event(event, data)
 
+    async def _handle_in_order(self) -> None:
+        while True:
+            data = await self._inbox.get()
+            try:
+                await self.sio._handle_eio_message(data)
+            except ValueError:
+                self.decode_errors += 1
+
     async def open(self) -> None:
         """Connect (``headers`` go with the handshake, e.g. the sign-in cookie) and start the chat."""
+        self._pump = asyncio.create_task(self._handle_in_order(), name="socketio-pump")
         await self.sio.connect(
             self.url,
             headers=self.headers,
@@ -62,6 +79,10 @@ class WireChat:
 
     async def close(self) -> None:
         await self.sio.disconnect()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
 
     def named(self, event: str) -> list[Any]:
         return [d for _, e, d in self.events if e == event]
