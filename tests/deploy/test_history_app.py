@@ -14,6 +14,7 @@ import sqlite3
 import urllib.error
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,9 +85,13 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
         await intruder.open(thread_id)
     await intruder.sio.disconnect()
 
-    # The tool step is kept with its arguments, result and duration.
+    # The tool step is kept with its arguments, result and duration (written by tasks: wait for the last one).
+    def tool_step() -> dict[str, Any]:
+        return next((s for s in alice.thread(thread_id)["steps"] if s["type"] == "tool"), {})
+
+    await chat.wait(lambda: "ms)" in str(tool_step().get("name")), 20, "the finished tool step")
     stored = alice.thread(thread_id)
-    tool = next(s for s in stored["steps"] if s["type"] == "tool")
+    tool = tool_step()
     assert re.fullmatch(r"get_current_time \(\d+ ms\)", tool["name"]), tool["name"]
     assert "Asia/Tokyo" in tool["input"] and "Asia/Tokyo" in tool["output"]
     assert tool["start"] and tool["end"] and tool["start"] <= tool["end"]
@@ -136,5 +141,9 @@ async def test_a_chat_begun_by_voice_is_kept(
     await chat.wait(lambda: any(t["id"] == thread_id for t in bob.threads()), 20, "the spoken chat in the list")
     listed = next(t for t in bob.threads() if t["id"] == thread_id)
     assert "remember" in str(listed["name"]).lower()
-    outputs = [s["output"] for s in bob.thread(thread_id)["steps"] if s["type"] == "user_message"]
-    assert any("remember" in o.lower() and "…" not in o for o in outputs), outputs  # the final transcript
+
+    def said() -> list[str]:
+        return [s["output"] for s in bob.thread(thread_id)["steps"] if s["type"] == "user_message"]
+
+    # the final transcript, not a partial one (each is written by a task of its own: wait for the last)
+    await chat.wait(lambda: any("remember" in o.lower() and "…" not in o for o in said()), 20, "the transcript")
