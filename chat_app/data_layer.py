@@ -22,7 +22,9 @@ layer with a schema made by other tools. The app always registers one (``@cl.dat
 Schema: the tables and columns ``SQLAlchemyDataLayer`` reads and writes (Chainlit 2.12, ``data/sql_alchemy.py``),
 made by ordered, numbered :data:`MIGRATIONS`. The version reached is kept in ``history_schema_version``; at
 startup the app applies the missing ones, in one transaction under an advisory lock on PostgreSQL, so replicas
-starting together do not race. Every statement is idempotent (``IF NOT EXISTS``).
+starting together do not race. Every statement is idempotent (``IF NOT EXISTS``). (Alembic would bring a
+migration environment, script directory and template engine for five tables whose shape Chainlit dictates; a
+numbered list in this module does the same job.)
 """
 
 from __future__ import annotations
