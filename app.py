@@ -25,8 +25,10 @@ from chat_app.auth import AuthConfig, auth_from_env
 from chat_app.chat import VoiceChat
 from chat_app.data_layer import HistoryDataLayer, history_from_env
 from chat_app.render import secrets_of
+from chat_app.wiring import new_client, start_embedded_engine, tool_runner
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
+from realtime.redaction import add_secrets, install_log_redaction
 
 log = logging.getLogger("app")
 
@@ -39,21 +41,14 @@ if os.environ.get("OPENAI_API_KEY") == CHAINLIT_CI_PLACEHOLDER_KEY:
     log.info("ignoring the placeholder OPENAI_API_KEY that `chainlit run` sets in CI mode")
 
 SETTINGS = Settings()
+# Every log line (the app's, Chainlit's, uvicorn's, websockets', socket.io's) and every text shown goes through
+# the one redactor, which knows the secrets of the settings (and the Entra tokens fetched later).
+add_secrets(*secrets_of(SETTINGS))
+install_log_redaction()
 CHAT_KEY = "voice_chat"
 
 
-def _tools() -> Any:
-    """The tool registry, or None when the tools package cannot be loaded (the chat works without tools)."""
-    try:
-        from tools import build_registry
-
-        return build_registry(**SETTINGS.tool_options())
-    except Exception as exc:
-        log.error("tools are off: %s", exc)
-        return None
-
-
-TOOLS = _tools()
+TOOLS = tool_runner(SETTINGS)
 
 PROVIDER: Provider | None = None
 PROVIDER_ERROR = ""
@@ -66,9 +61,8 @@ except ConfigurationError as exc:
 
 
 def _make_client(options: SessionOptions) -> Any:
-    from realtime.client import RealtimeClient
-
-    return RealtimeClient(SETTINGS, provider=PROVIDER, tools=TOOLS, options=options)
+    assert PROVIDER is not None
+    return new_client(SETTINGS, PROVIDER, TOOLS, options)
 
 
 class _Unconfigured:
@@ -101,12 +95,10 @@ def _chat() -> VoiceChat:
 
 @cl.on_app_startup
 async def on_app_startup() -> None:
-    """On the embedded local engine, start it now: its models load in the background while the app starts, so
-    the first chat does not wait for them."""
-    if PROVIDER is not None and PROVIDER.name == "local" and PROVIDER.url is None:
-        from realtime.providers import embedded_engine_url
-
-        log.info("local engine starting at %s (models loading in the background)", await embedded_engine_url())
+    """On the embedded local engine, start it now (its models load in the background while the app starts, so
+    the first chat does not wait for them); chats reach it in memory, with no socket."""
+    if PROVIDER is not None and PROVIDER.in_process:
+        await start_embedded_engine()
     if HISTORY_LAYER is not None:
         await HISTORY_LAYER.prepare()  # creates or migrates the schema; the app does not start without it
 

@@ -43,7 +43,7 @@ async def _no_headers() -> dict[str, str]:
 
 def make_client() -> RealtimeClient:
     provider = Provider("openai", "ws://127.0.0.1:9/v1/realtime", "ga", "bench", _no_headers)
-    client = RealtimeClient(Settings(_env_file=None), provider=provider)  # type: ignore[call-arg]
+    client = RealtimeClient(Settings(_env_file=None), provider=provider)
     client.session.start()
     client.session.receive({"type": "response.created", "response": {"id": "resp_1"}})
     client.session.data_to_send()

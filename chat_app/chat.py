@@ -7,7 +7,7 @@ the user's spoken words as user messages, tool steps, audio chunks with one trac
 errors in words and a status message with provider, connection state, tokens and latency.
 
 Audio in: PCM16 LE mono 24 kHz bytes as the browser records them (8192 bytes a chunk). Audio out: the same format,
-``send_audio_chunk`` with the response's track id (CHAINLIT.md "Audio API").
+``send_audio_chunk`` with the response's track id (Chainlit docs, "Audio" / ``cl.OutputAudioChunk``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import chainlit as cl
@@ -27,7 +27,6 @@ from chainlit.utils import utc_now
 
 from chat_app.chat_settings import options_from_values, settings_widgets
 from chat_app.render import (
-    SILENT_ERROR_CODES,
     Stats,
     describe_error,
     describe_provider,
@@ -54,13 +53,14 @@ from realtime.events import (
     ToolCallStarted,
     UserTranscript,
 )
+from realtime.protocol import BYTES_PER_MS
+from realtime.session import AudioPlayback, classify_error
 
 __all__ = ["BYTES_PER_MS", "MIN_COMMIT_BYTES", "RealtimeLike", "VoiceChat"]
 
 log = logging.getLogger("app")
 
-BYTES_PER_MS = 48  # PCM16 mono at 24000 Hz
-MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # input_audio_buffer.commit needs at least 100 ms (PROTOCOL.md)
+MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # input_audio_buffer.commit needs at least 100 ms (Realtime API reference)
 RETRY_AFTER_S = 10.0  # after a failed connect, audio chunks wait this long before the next attempt
 SPEAKING = "\N{STUDIO MICROPHONE}\ufe0f"
 ASSISTANT_AUTHOR = "Assistant"
@@ -76,6 +76,7 @@ class RealtimeLike(Protocol):
     async def send_text(self, text: str) -> None: ...
     async def commit(self) -> None: ...
     async def create_response(self) -> None: ...
+    async def cancel(self) -> None: ...
     async def update_session(self, **changes: Any) -> None: ...
     async def add_items(self, items: Sequence[Mapping[str, Any]]) -> Any: ...
 
@@ -92,16 +93,23 @@ _COMMIT = _Commit()
 
 @dataclass
 class _Track:
-    """Playback bookkeeping of one response's audio (the browser never reports what it played)."""
+    """One response's audio as forwarded to the browser: the session's playback estimate
+    (:class:`realtime.session.AudioPlayback`) fed with what was really sent, and whether it was cut."""
 
     track: str
-    first_sent: float | None = None
-    ms_sent: float = 0.0
+    playback: AudioPlayback = field(init=False)
     interrupted: bool = False
 
+    def __post_init__(self) -> None:
+        self.playback = AudioPlayback(self.track, track=self.track)
+
+    @property
+    def first_sent(self) -> float | None:
+        return self.playback.first_sent_at
+
     def playing(self, now: float) -> bool:
-        """True while the audio sent so far has not finished playing, assuming playback from the first chunk."""
-        return self.first_sent is not None and not self.interrupted and now < self.first_sent + self.ms_sent / 1000
+        """True while the audio sent so far has not finished playing."""
+        return not self.interrupted and self.playback.playing(now)
 
 
 class VoiceChat:
@@ -212,10 +220,17 @@ class VoiceChat:
 
     async def end_voice(self) -> None:
         """``on_audio_end``: the user stopped the mic. Push-to-talk: commit the turn (after the queued chunks).
-        The browser stops its player when the mic stops, so the playing response's audio is no longer sent."""
+        The browser stops its player when the mic stops: the playing response's audio is no longer sent, and the
+        service is told (``response.cancel``, and ``conversation.item.truncate`` at what was heard), so the
+        model's context holds only the words the user heard."""
         self.mic_on = False
         if self._current is not None and self._current.playing(time.monotonic()):
             self._current.interrupted = True
+            if self._client is not None:
+                try:
+                    await self._client.cancel()
+                except Exception as exc:
+                    await self._report_exception("Stopping the answer failed", exc)
         if self.options.turn_detection == "push_to_talk":
             self._audio.put_nowait(_COMMIT)
             self._ensure_sender()
@@ -435,9 +450,7 @@ class VoiceChat:
         if track.interrupted or not self._player_ready or not event.pcm:
             return
         pcm = event.pcm if len(event.pcm) % 2 == 0 else event.pcm[:-1]
-        if track.first_sent is None:
-            track.first_sent = time.monotonic()
-        track.ms_sent += len(pcm) / BYTES_PER_MS
+        track.playback.sent(len(pcm), time.monotonic())
         await cl.context.emitter.send_audio_chunk(cl.OutputAudioChunk(mimeType="pcm16", data=pcm, track=event.track))
 
     async def _stop_playback(self, track: _Track | None, *, only_if_playing: bool) -> None:
@@ -496,7 +509,7 @@ class VoiceChat:
 
     async def _on_tool_started(self, event: ToolCallStarted) -> None:
         step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
-        step.input = event.arguments or "{}"
+        step.input = self._redact(event.arguments or "{}")
         step.start = utc_now()
         self._steps[event.call_id] = step
         await step.send()
@@ -505,11 +518,11 @@ class VoiceChat:
         step = self._steps.pop(event.call_id, None)
         if step is None:
             step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
-            step.input = event.arguments or "{}"
+            step.input = self._redact(event.arguments or "{}")
             step.start = utc_now()
             await step.send()
         step.name = f"{event.name} ({format_latency(event.duration_ms)})"
-        step.output = event.output
+        step.output = self._redact(event.output)
         step.is_error = not event.ok
         step.end = utc_now()
         await step.update()
@@ -523,22 +536,13 @@ class VoiceChat:
         tokens = self.stats.add(event.usage, event.latency_ms)
         if tokens:
             await cl.context.emitter.update_token_count(tokens)
-        if event.status == "failed":
-            details = event.status_details or {}
-            error = details.get("error") or {}
-            await self._on_error(
-                RealtimeError(
-                    code=error.get("code") if isinstance(error, dict) else None,
-                    message=str(error.get("message") if isinstance(error, dict) else details or "the answer failed"),
-                )
-            )
         await self._update_status()
 
     async def _on_error(self, event: RealtimeError) -> None:
-        if event.code in SILENT_ERROR_CODES:
+        if classify_error(event.code, event.message) == "silent":  # the session's classification, not ours
             log.info("recoverable service error %s", event.code)
             return
-        text = describe_error(event.code, self._redact(event.message), fatal=event.fatal)
+        text = describe_error(event.code, self._redact(event.message), fatal=event.fatal, retryable=event.retryable)
         log.warning("service error %s: %s", event.code, self._redact(event.message))
         if event.fatal:
             self._state = "Stopped: " + text

@@ -1,7 +1,7 @@
 """Words for people: the status line, the service's errors, token usage and latency.
 
 Pure functions of the core's values (no Chainlit), so they are tested alone. Every text that may quote the service
-or an exception goes through :func:`redact` with the configured secrets first.
+or an exception goes through :func:`redact` (the one redactor, ``realtime.redaction``) first.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import SecretStr
-
+from realtime import redaction
 from realtime.config import Settings
+from realtime.redaction import secret_values
 
 __all__ = [
-    "SILENT_ERROR_CODES",
     "Stats",
     "describe_error",
     "describe_provider",
@@ -24,9 +23,6 @@ __all__ = [
     "redact",
     "secrets_of",
 ]
-
-# Error codes the core recovers from by itself: not worth a person's attention (PROTOCOL.md "Responses").
-SILENT_ERROR_CODES = frozenset({"conversation_already_has_active_response", "response_cancel_not_active"})
 
 _ERROR_TEXT: dict[str, str] = {
     "invalid_api_key": "The service did not accept the API key. Check OPENAI_API_KEY (or AZURE_OPENAI_API_KEY).",
@@ -44,23 +40,17 @@ _ERROR_TEXT: dict[str, str] = {
 
 def secrets_of(settings: Settings) -> list[str]:
     """The non-empty secret values held by ``settings`` (every :class:`SecretStr` field)."""
-    values = []
-    for name in type(settings).model_fields:
-        value = getattr(settings, name, None)
-        if isinstance(value, SecretStr) and value.get_secret_value():
-            values.append(value.get_secret_value())
-    return values
+    return secret_values(settings)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret (4 characters or longer) replaced by ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` through the one redactor (``realtime.redaction``): the process's secrets and ``secrets``."""
+    return redaction.redact(text, secrets)
 
 
-def describe_error(code: str | None, message: str, *, fatal: bool = False) -> str:
-    """One or two sentences for a person about a service error (``code`` as in the Realtime ``error`` event)."""
+def describe_error(code: str | None, message: str, *, fatal: bool = False, retryable: bool = False) -> str:
+    """One or two sentences for a person about a service error (``code`` as in the Realtime ``error`` event; the
+    session classified it as ``fatal`` or ``retryable``, ``realtime.session.classify_error``): the words only."""
     text = _ERROR_TEXT.get(code or "")
     if text is None:
         detail = message.strip() or "no details given"
@@ -69,6 +59,8 @@ def describe_error(code: str | None, message: str, *, fatal: bool = False) -> st
             text += "."
     if fatal:
         text += " The conversation cannot go on; fix the setting and start a new chat."
+    elif retryable and code not in _ERROR_TEXT:
+        text += " Try again in a moment."
     return text
 
 

@@ -7,7 +7,8 @@
 Stages (``local_engine.stages``): Silero VAD v6 (ONNX, shipped in the faster-whisper wheel) for turn detection,
 faster-whisper with Whisper tiny.en for speech recognition, a reply generator (an OpenAI-compatible chat
 completions endpoint when ``LOCAL_LLM_BASE_URL`` is set, else the built-in offline responder) and Piper (its own
-process; espeak-ng as the fallback) for speech. See LOCAL_ENGINE.md for the measurements behind these choices.
+process; espeak-ng as the fallback) for speech. README.md ("The local engine") has the measurements behind
+these choices.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from local_engine.engine import EngineSession, EngineStages
 from local_engine.server import LocalRealtimeServer
 
 if TYPE_CHECKING:
-    from realtime.config import Settings
+    from local_engine.config import EngineSettings
 
 __all__ = ["EngineSession", "EngineStages", "LocalRealtimeServer", "load_stages"]
 
@@ -30,7 +31,7 @@ _loaded: EngineStages | None = None
 _lock = asyncio.Lock()
 
 
-async def load_stages(settings: Settings | None = None) -> EngineStages:
+async def load_stages(settings: EngineSettings | None = None) -> EngineStages:
     """Load the models once per process (off the event loop) and warm them up; later calls return the same.
 
     Raises :class:`local_engine.models.ModelError` when a model file is missing or fails its sha256 check.
@@ -42,15 +43,15 @@ async def load_stages(settings: Settings | None = None) -> EngineStages:
         return _loaded
 
 
-async def _load(settings: Settings | None) -> EngineStages:
+async def _load(settings: EngineSettings | None) -> EngineStages:
     from local_engine.asr import WhisperTranscriber
+    from local_engine.config import EngineSettings
     from local_engine.models import whisper_model_dir
     from local_engine.reply import build_reply_generator
     from local_engine.tts import load_synthesizer
     from local_engine.vad import SileroVad, SileroVadStream
-    from realtime.config import Settings
 
-    settings = settings or Settings()
+    settings = settings or EngineSettings()
     vad_model = await asyncio.to_thread(SileroVad.shared)
     model_dir = whisper_model_dir(settings.local_asr_model)
     transcriber = await asyncio.to_thread(WhisperTranscriber, model_dir)

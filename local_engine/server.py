@@ -7,9 +7,10 @@ Paths (the same code behind all of them):
   ``OpenAI-Beta: realtime=v1`` header; events are mapped to and from the beta shape at this edge
   (``realtime.dialect``).
 
-A plain HTTP ``GET /`` answers 200 (a health check). Every connection gets its own
-:class:`local_engine.engine.EngineSession`; the models (:class:`EngineStages`) are loaded once per process,
-in the background from :meth:`LocalRealtimeServer.start`, and shared.
+A plain HTTP ``GET /`` answers 200 (a health check). Every connection, a websocket or an in-memory one (the
+app's embedded engine, ``local_engine.embedded``), is served by :meth:`EngineHost.serve_connection` and gets its
+own :class:`local_engine.engine.EngineSession`; the models (:class:`EngineStages`) are loaded once per process, in
+the background, and shared.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -32,7 +32,7 @@ from local_engine.engine import EngineSession, EngineStages
 from realtime.dialect import client_event_from_beta, server_event_to_beta
 from realtime.protocol import Dialect
 
-__all__ = ["LocalRealtimeServer", "dialect_of"]
+__all__ = ["Connection", "EngineHost", "LocalRealtimeServer", "dialect_of"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,16 @@ BETA_MODEL = "gpt-4o-realtime-preview"
 StagesFactory = Callable[[], Awaitable[EngineStages]]
 
 
-def dialect_of(path: str, headers: Headers) -> tuple[Dialect, str] | None:
+class Connection(Protocol):
+    """What :meth:`EngineHost.serve_connection` needs of a connection: a websockets ``ServerConnection`` or an
+    in-memory one of the same shape (iterate frames, ``send`` text, ``close``)."""
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]: ...
+    async def send(self, message: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+def dialect_of(path: str, headers: Mapping[str, str]) -> tuple[Dialect, str] | None:
     """The dialect and model (or deployment) a handshake asks for, or ``None`` for a path that is not served."""
     parts = urlsplit(path)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -59,51 +68,29 @@ def dialect_of(path: str, headers: Headers) -> tuple[Dialect, str] | None:
     return None
 
 
-class LocalRealtimeServer:
-    """A Realtime protocol server over the local engine's models.
+class EngineHost:
+    """The engine's sessions over any connection: loads the models once (in the background, from
+    :meth:`start_loading`) and serves each connection with :meth:`serve_connection`.
 
-    ``stages``: the models, or an async factory that loads them (default: :func:`local_engine.load_stages`
-    with the settings from the environment). ``port=0`` picks a free port; :attr:`url` is the GA websocket base
-    (``ws://HOST:PORT/v1``) once :meth:`start` returned.
+    ``stages``: the models, or an async factory that loads them (default: :func:`local_engine.load_stages` with
+    the settings from the environment).
     """
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8765,
-        *,
-        stages: EngineStages | StagesFactory | None = None,
-    ) -> None:
-        self.host, self.port = host, port
+    def __init__(self, *, stages: EngineStages | StagesFactory | None = None) -> None:
         self._stages_source = stages
         self._stages: asyncio.Future[EngineStages] | None = None
-        self._server: Server | None = None
         self.sessions: set[EngineSession] = set()
 
-    @property
-    def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/v1"
-
-    async def start(self) -> None:
-        """Listen, and start loading the models in the background (the first session waits for them)."""
-        self._stages = asyncio.ensure_future(self._load())
-        self._stages.add_done_callback(_log_failure)
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self.port,
-            process_request=self._process_request,
-            max_size=MAX_FRAME_BYTES,
-            ping_interval=20,
-            compression=None,
-        )
-        sock = next(iter(self._server.sockets))
-        self.port = int(sock.getsockname()[1])
+    def start_loading(self) -> None:
+        """Start loading the models in the background (once; the first session waits for them)."""
+        if self._stages is None:
+            self._stages = asyncio.ensure_future(self._load())
+            self._stages.add_done_callback(_log_failure)
 
     async def ready(self) -> EngineStages:
         """Wait until the models are loaded (raises what loading raised)."""
         if self._stages is None:
-            raise RuntimeError("the server is not started")
+            raise RuntimeError("the engine is not started")
         return await asyncio.shield(self._stages)
 
     async def _load(self) -> EngineStages:
@@ -116,18 +103,111 @@ class LocalRealtimeServer:
             source = load_stages
         return await source()
 
+    async def close_sessions(self) -> None:
+        """Close every open session."""
+        for session in list(self.sessions):
+            await session.close()
+
+    async def serve_connection(self, conn: Connection, path: str, headers: Mapping[str, str]) -> None:
+        """Serve one Realtime connection until it closes: a websocket (from the listening server) or an in-memory
+        one (the embedded engine). ``path`` is the handshake's path with its query; ``headers`` its headers."""
+        routed = dialect_of(path, headers)
+        if routed is None:
+            await conn.close(1008, "not a Realtime endpoint")
+            return
+        dialect, model = routed
+        beta = dialect == "beta"
+
+        async def send(event: dict[str, Any]) -> None:
+            wire = server_event_to_beta(event) if beta else event
+            if wire is None:
+                return
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(json.dumps(wire, separators=(",", ":")))
+
+        try:
+            stages = await self.ready()
+        except Exception as exc:
+            log.error("local engine models failed to load: %s", exc)
+            await conn.close(1011, "the local engine's models failed to load")
+            return
+        if beta and not model.startswith("gpt-4o"):
+            model = BETA_MODEL  # preview sessions name one of the preview models (openai.types.beta.realtime)
+        session = EngineSession(stages, send, model=model)
+        self.sessions.add(session)
+        log.info("session opened (%s dialect, model %s)", dialect, model)
+        try:
+            await session.open()
+            async for frame in conn:
+                if beta:
+                    try:
+                        data: Any = json.loads(frame)
+                        if isinstance(data, dict):
+                            data = client_event_from_beta(data)
+                    except ValueError:
+                        data = frame
+                    await session.handle(data)
+                else:
+                    await session.handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+            await session.close()
+            log.info("session closed")
+
+
+class LocalRealtimeServer(EngineHost):
+    """A Realtime protocol server over the local engine's models, listening on a websocket port.
+
+    ``port=0`` picks a free port; :attr:`url` is the GA websocket base (``ws://HOST:PORT/v1``) once :meth:`start`
+    returned. Every websocket connection is served by :meth:`EngineHost.serve_connection`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        stages: EngineStages | StagesFactory | None = None,
+    ) -> None:
+        super().__init__(stages=stages)
+        self.host, self.port = host, port
+        self._server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        """The GA websocket base URL, ``ws://HOST:PORT/v1``."""
+        return f"ws://{self.host}:{self.port}/v1"
+
+    async def start(self) -> None:
+        """Listen, and start loading the models in the background (the first session waits for them)."""
+        self.start_loading()
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            max_size=MAX_FRAME_BYTES,
+            ping_interval=20,
+            compression=None,
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = int(sock.getsockname()[1])
+
     async def serve_forever(self) -> None:
+        """Start (if needed) and serve until cancelled."""
         if self._server is None:
             await self.start()
         assert self._server is not None
         await self._server.serve_forever()
 
     async def close(self) -> None:
+        """Stop listening and close every session."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for session in list(self.sessions):
-            await session.close()
+        await self.close_sessions()
 
     async def __aenter__(self) -> LocalRealtimeServer:
         await self.start()
@@ -149,48 +229,7 @@ class LocalRealtimeServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        routed = dialect_of(ws.request.path, ws.request.headers)
-        assert routed is not None
-        dialect, model = routed
-        beta = dialect == "beta"
-
-        async def send(event: dict[str, Any]) -> None:
-            wire = server_event_to_beta(event) if beta else event
-            if wire is None:
-                return
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(json.dumps(wire, separators=(",", ":")))
-
-        try:
-            stages = await self.ready()
-        except Exception as exc:
-            log.error("local engine models failed to load: %s", exc)
-            await ws.close(1011, "the local engine's models failed to load")
-            return
-        if beta and not model.startswith("gpt-4o"):
-            model = BETA_MODEL  # preview sessions name one of the preview models (openai.types.beta.realtime)
-        session = EngineSession(stages, send, model=model)
-        self.sessions.add(session)
-        log.info("session opened (%s dialect, model %s)", dialect, model)
-        try:
-            await session.open()
-            async for frame in ws:
-                if beta:
-                    try:
-                        data: Any = json.loads(frame)
-                        if isinstance(data, dict):
-                            data = client_event_from_beta(data)
-                    except ValueError:
-                        data = frame
-                    await session.handle(data)
-                else:
-                    await session.handle(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.sessions.discard(session)
-            await session.close()
-            log.info("session closed")
+        await self.serve_connection(ws, ws.request.path, ws.request.headers)
 
 
 def _log_failure(future: asyncio.Future[EngineStages]) -> None:

@@ -1,0 +1,1 @@
+"""The Realtime client library: protocol models, dialects, the sans-I/O session, transports and the client."""

@@ -1,13 +1,15 @@
 """Command line for the jobs that need no browser: one turn from an audio file or a line of text.
 
-    python -m realtime.cli --text "What is 12 times 7?" [--provider local] [--out DIR]
-    python -m realtime.cli --audio question.wav [--out DIR]
+    python -m cli --text "What is 12 times 7?" [--provider local] [--out DIR]
+    python -m cli --audio question.wav [--out DIR]
 
-Audio is read with soundfile (any format it knows), mixed to mono, resampled to 24 kHz with soxr, and streamed
-with turn detection off; then the buffer is committed and a response requested, as the Realtime guide advises
-for audio that arrives faster than real time. The enabled tools from ``tools/`` are offered and run as the app
-runs them. ``--out DIR`` receives ``<item_id>.wav`` (24 kHz PCM16) per assistant audio item and
-``transcript.json`` (both sides' transcripts, tool calls, usage).
+Audio is read with soundfile (any format it knows), mixed to mono, resampled to 24 kHz with soxr, and streamed with
+turn detection off; then the buffer is committed and a response requested, as the Realtime guide advises for audio
+that arrives faster than real time. The program that calls :func:`main` supplies the tools (a
+``realtime.conversation.ToolRunner``) and, for an engine in its own process, the connector: the project's ``cli.py``
+(``python -m cli``) offers the enabled tools from ``tools/`` and starts the local engine in-process as the app does;
+``python -m realtime.cli`` alone offers no tools and needs a server URL. ``--out DIR`` receives ``<item_id>.wav``
+(24 kHz PCM16) per assistant audio item and ``transcript.json`` (both sides' transcripts, tool calls, usage).
 
 Exit codes: 0 done; 1 the service reported an error or the response failed; 2 bad arguments or settings;
 3 the connection failed.
@@ -22,11 +24,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 
 from realtime.config import Settings
+from realtime.conversation import Conversation, ToolRunner
 from realtime.events import (
     AppEvent,
     AssistantTextDone,
@@ -38,11 +41,13 @@ from realtime.events import (
     ToolCallStarted,
     UserTranscript,
 )
-from realtime.protocol import SAMPLE_RATE
+from realtime.protocol import BYTES_PER_MS, SAMPLE_RATE
+from realtime.providers import Provider
+from realtime.transport import Connector
 
-__all__ = ["Transcript", "load_audio", "main"]
+__all__ = ["Composition", "Transcript", "load_audio", "main"]
 
-CHUNK_BYTES = 24_000 * 2  # 1 s of PCM16 per input_audio_buffer.append
+CHUNK_BYTES = 1000 * BYTES_PER_MS  # 1 s of PCM16 per input_audio_buffer.append
 
 
 class CliError(Exception):
@@ -54,7 +59,7 @@ class CliError(Exception):
 
 
 def load_audio(path: Path) -> bytes:
-    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at 24000 Hz.
+    """Read ``path`` (any format soundfile reads) as PCM16 LE mono at ``SAMPLE_RATE`` (24000) Hz.
 
     Raises :class:`CliError` (exit 2) when the file is missing, unreadable or silent-empty.
     """
@@ -70,7 +75,8 @@ def load_audio(path: Path) -> bytes:
     mono = samples.mean(axis=1)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE)
-    return (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return pcm
 
 
 def _chunks(pcm: bytes, size: int = CHUNK_BYTES) -> Iterator[bytes]:
@@ -131,12 +137,9 @@ class Transcript:
             if event.status in ("failed", "incomplete"):
                 reason = (event.status_details or {}).get("error") or (event.status_details or {}).get("reason")
                 raise CliError(f"the response {event.status}" + (f": {reason}" if reason else ""), 1)
-            return self._pending_tools == 0 and not self._had_tool_calls(event.response_id)
+            # A response whose calls run is followed by exactly one more response (with the calls' outputs).
+            return self._pending_tools == 0 and event.function_calls == 0
         return False
-
-    def _had_tool_calls(self, response_id: str) -> bool:
-        # A response whose calls ran is followed by exactly one more response (with the calls' outputs).
-        return any(c.get("response_id") == response_id for c in self.tool_calls)
 
     def _end_line(self) -> None:
         if self._streaming is not None:
@@ -157,17 +160,42 @@ class Transcript:
         (out_dir / "transcript.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
-async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> Transcript:
-    """One exchange with the configured provider. Raises :class:`CliError`."""
+class Composition(Protocol):
+    """What the program around the command line supplies: the tools and how to connect."""
+
+    def runner(self, settings: Settings) -> ToolRunner | None:
+        """The tools to offer and run (``None``: none)."""
+        ...
+
+    def connector(self, provider: Provider) -> Connector | None:
+        """How to reach ``provider`` (``None``: the default websocket)."""
+        ...
+
+
+class _Bare:
+    def runner(self, settings: Settings) -> ToolRunner | None:
+        return None
+
+    def connector(self, provider: Provider) -> Connector | None:
+        return None
+
+
+async def run(args: argparse.Namespace, out: TextIO = sys.stdout, parts: Composition | None = None) -> Transcript:
+    """One exchange with the configured provider, with the tools and connector of ``parts``. Raises
+    :class:`CliError`."""
     from realtime.client import ConnectionFailed, RealtimeClient
     from realtime.providers import ConfigurationError, build_provider
-    from tools import build_registry
 
     settings = Settings(realtime_provider=args.provider) if args.provider else Settings()
     try:
         provider = build_provider(settings)
     except ConfigurationError as exc:
         raise CliError(str(exc), 2) from None
+    parts = parts or _Bare()
+    connector = parts.connector(provider)
+    if provider.in_process and connector is None:
+        raise CliError("the local engine runs in-process only with `python -m cli` (or set LOCAL_ENGINE_URL)", 2)
+    runner = parts.runner(settings)
     options = settings.default_session_options()
     if args.audio:
         options.turn_detection = "push_to_talk"
@@ -176,9 +204,15 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> Transcript:
     pcm = load_audio(Path(args.audio)) if args.audio else b""
     transcript = Transcript(out=out)
     try:
-        async with RealtimeClient(
-            settings, provider=provider, tools=build_registry(**settings.tool_options()), options=options
-        ) as rt:
+        client = RealtimeClient(
+            settings,
+            provider=provider,
+            tools=runner.definitions() if runner is not None else (),
+            options=options,
+            connector=connector,
+        )
+        Conversation(client, runner)
+        async with client as rt:
             events = rt.events()
             if args.audio:
                 for chunk in _chunks(pcm):
@@ -198,8 +232,8 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> Transcript:
     return transcript
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m realtime.cli", description=__doc__.split("\n\n")[0])
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--audio", metavar="FILE", help="an audio file to send as one spoken turn")
     source.add_argument("--text", help="a line of text to send as one typed turn")
@@ -210,10 +244,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(
+    argv: list[str] | None = None, parts: Composition | None = None, *, prog: str = "python -m realtime.cli"
+) -> int:
+    """Run the command line (``argv``: the arguments; ``parts``: tools and connector); the exit code."""
+    args = _parser(prog).parse_args(argv)
     try:
-        transcript = asyncio.run(run(args))
+        transcript = asyncio.run(run(args, parts=parts))
         if args.out:
             transcript.write(args.out)
     except CliError as exc:

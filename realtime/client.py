@@ -5,10 +5,11 @@
         await rt.send_text("hello")
         async for event in events: ...
 
-It owns the connection (auth headers fetched afresh at every connect, the dialect mapped at the edge), one
-writer task so sends keep their order, a reader task that never waits on a tool (tools run as tasks, each bounded
-by a timeout), reconnects with backoff that replay the session settings and the conversation, and renewal of the
-session ahead of the provider's time cap. Listeners and ``events()`` iterators receive every app event.
+It owns the connection (opened by an injected connector, ``realtime.transport``; auth headers fetched afresh at
+every connect, the dialect mapped at the edge), one writer task so sends keep their order, a reader task that never
+waits on a tool (``realtime.conversation`` runs them as tasks of the client), reconnects with backoff that replay
+the session settings and the conversation, and renewal of the session ahead of the provider's time cap. Listeners
+and ``events()`` iterators receive every app event.
 """
 
 from __future__ import annotations
@@ -19,19 +20,20 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from realtime.config import SessionOptions, Settings
 from realtime.dialect import client_event_to_beta, server_event_from_beta
 from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting
-from realtime.providers import ConfigurationError, Provider, build_provider, embedded_engine_url
-from realtime.session import PendingToolCall, RealtimeSession, ToolOutput
+from realtime.providers import ConfigurationError, Provider, build_provider
+from realtime.redaction import redact
+from realtime.session import RealtimeSession, ToolOutput
+from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
 
-__all__ = ["ConnectionFailed", "RealtimeClient", "ToolRunner"]
+__all__ = ["ConnectionFailed", "RealtimeClient"]
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +45,13 @@ class ConnectionFailed(ConnectionError):
     """The service could not be reached or refused the connection. The message holds no secret."""
 
 
-class ToolRunner(Protocol):
-    """What the client needs of ``tools.ToolRegistry``."""
-
-    def definitions(self) -> list[dict[str, Any]]: ...
-    async def call_many(self, calls: Sequence[Any]) -> list[Any]: ...
-
-
 class RealtimeClient:
     """One realtime conversation over a websocket (see the module docstring).
 
-    ``settings`` supplies the provider (unless ``provider`` is given) and defaults; ``tools`` is a
-    ``tools.ToolRegistry`` (or anything with ``definitions()`` and ``call_many()``); ``options`` the session
-    options; ``clock`` monotonic seconds; ``reconnect_delays`` the backoff in seconds between attempts.
+    ``settings`` supplies the provider (unless ``provider`` is given) and defaults; ``tools`` the Realtime
+    function definitions offered to the model (their calls are run by a :class:`realtime.conversation.Conversation`);
+    ``options`` the session options; ``clock`` monotonic seconds; ``reconnect_delays`` the backoff in seconds
+    between attempts; ``connector`` how to open a connection (default: a websocket, see ``realtime.transport``).
     """
 
     def __init__(
@@ -63,33 +59,31 @@ class RealtimeClient:
         settings: Settings | None = None,
         *,
         provider: Provider | None = None,
-        tools: ToolRunner | None = None,
+        tools: Sequence[dict[str, Any]] = (),
         options: SessionOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0),
-        tool_timeout_s: float | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.provider = provider or build_provider(self.settings)
-        self.tools = tools
         self.options = options or self.settings.default_session_options()
         self.session = RealtimeSession(
             self.options,
-            tools=tools.definitions() if tools is not None else (),
+            tools=tools,
             clock=clock,
             provider=self.provider.name,
             model=self.provider.model,
         )
+        self._connector = connector or websocket_connector()
         self._reconnect_delays = tuple(reconnect_delays)
-        self._tool_timeout_s = tool_timeout_s or self.settings.tool_timeout_s + 5.0
         self._renew_after_s = min(self.settings.realtime_session_renew_s, self.provider.session_cap_s - 60.0)
-        self._ws: ClientConnection | None = None
+        self._ws: Connection | None = None
         self._send_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._listeners: list[Listener] = []
         self._subscribers: list[asyncio.Queue[Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
-        self._connected_at = 0.0
         self._closing = False
         self._url: str | None = None
 
@@ -204,10 +198,23 @@ class RealtimeClient:
     async def update_session(self, **changes: Any) -> None:
         """Change fields of :class:`SessionOptions` (voice, instructions, turn_detection, transcription_model,
         output_modalities) on the live session."""
-        self.options = self.options.model_copy(update=changes)
-        SessionOptions.model_validate(self.options.model_dump())  # raises ValidationError for bad values
-        self.session.update_options(self.options)
+        options = SessionOptions.model_validate({**self.options.model_dump(), **changes})  # ValidationError first
+        self.options = options
+        self.session.update_options(options)
         await self._flush()
+
+    async def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
+        """Send the outputs of the calls the session handed out, then one ``response.create`` (see
+        :meth:`realtime.session.RealtimeSession.tool_results`)."""
+        self.session.tool_results(outputs)
+        await self._flush()
+
+    def run_task(self, coro: Coroutine[Any, Any, None], *, name: str | None = None) -> asyncio.Task[None]:
+        """Run ``coro`` as a task that belongs to this client: :meth:`close` cancels it."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _flush(self) -> None:
         for event in self.session.data_to_send():
@@ -216,31 +223,23 @@ class RealtimeClient:
 
     # ------------------------------------------------------------------------------------------ transport
 
-    async def _open(self) -> ClientConnection:
-        if self.provider.url is None:
-            base = await embedded_engine_url()
-            self._url = f"{base}/realtime?model=local"
-        else:
-            self._url = self.provider.url
+    async def _open(self) -> Connection:
+        self._url = self.provider.url
         headers = await self.provider.headers()
         try:
-            return await connect(
-                self._url, additional_headers=headers, max_size=None, open_timeout=15, ping_interval=20
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
+            return await self._connector(self._url, headers)
+        except ConnectionRefused as exc:
+            if exc.status is None:
+                raise ConnectionFailed(f"{self.provider.label}: cannot connect ({exc})") from None
             hint = {401: "the key or token was rejected", 403: "access denied", 404: "wrong endpoint or model"}
             raise ConnectionFailed(
-                f"{self.provider.label}: HTTP {status} ({hint.get(status, 'handshake refused')})"
+                f"{self.provider.label}: HTTP {exc.status} ({hint.get(exc.status, 'handshake refused')})"
             ) from None
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise ConnectionFailed(f"{self.provider.label}: cannot connect ({type(exc).__name__})") from None
 
-    def _attach(self, ws: ClientConnection) -> None:
+    def _attach(self, ws: Connection) -> None:
         self._ws = ws
-        self._connected_at = time.monotonic()
 
-    async def _run(self, ws: ClientConnection) -> None:
+    async def _run(self, ws: Connection) -> None:
         while not self._closing:
             writer = asyncio.create_task(self._writer(ws))
             renew = asyncio.create_task(asyncio.sleep(max(self._renew_after_s, 1.0)))
@@ -261,7 +260,7 @@ class RealtimeClient:
                 break
         await self._end()
 
-    async def _reconnect(self, reason: str, renewed: bool) -> ClientConnection:
+    async def _reconnect(self, reason: str, renewed: bool) -> Connection:
         last: Exception | None = None
         for attempt, delay in enumerate((0.0, *self._reconnect_delays) if renewed else self._reconnect_delays, 1):
             await self._dispatch([Reconnecting(attempt, delay, reason)])
@@ -294,7 +293,7 @@ class RealtimeClient:
             queue.put_nowait(_CLOSED)
         self._subscribers.clear()
 
-    async def _writer(self, ws: ClientConnection) -> None:
+    async def _writer(self, ws: Connection) -> None:
         beta = self.provider.dialect == "beta"
         while True:
             event = await self._send_queue.get()
@@ -304,7 +303,7 @@ class RealtimeClient:
             except ConnectionClosed:
                 return  # the reconnect replays what matters (see _drain_stale_sends)
 
-    async def _reader(self, ws: ClientConnection) -> None:
+    async def _reader(self, ws: Connection) -> None:
         beta = self.provider.dialect == "beta"
         try:
             async for frame in ws:
@@ -317,37 +316,7 @@ class RealtimeClient:
                 else:
                     self.session.receive(frame)
                 await self._flush()
-                self._start_tools()
                 if self.session.renewal_needed or self.session.fatal is not None:
                     return
         except ConnectionClosed as exc:
-            log.info("connection closed: %s", exc.rcvd.reason if exc.rcvd else "no close frame")
-
-    def _start_tools(self) -> None:
-        calls = self.session.take_tool_calls()
-        if calls:
-            task = asyncio.create_task(self._run_tools(calls))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run_tools(self, calls: list[PendingToolCall]) -> None:
-        outputs: list[ToolOutput]
-        if self.tools is None:
-            outputs = [ToolOutput(c.call_id, json.dumps({"error": f"no tool named {c.name!r}"}), False) for c in calls]
-        else:
-            from tools import ToolCall
-
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(self._tool_timeout_s):
-                    results = await self.tools.call_many([ToolCall(c.call_id, c.name, c.arguments) for c in calls])
-                outputs = [ToolOutput(r.call_id, r.output, r.ok, r.duration_ms) for r in results]
-            except Exception as exc:  # the registry never raises; this is the safety net (timeout included)
-                elapsed = (time.monotonic() - started) * 1000.0
-                message = "timed out" if isinstance(exc, TimeoutError) else f"failed ({type(exc).__name__})"
-                outputs = [
-                    ToolOutput(c.call_id, json.dumps({"error": f"tool {c.name} {message}"}), False, elapsed)
-                    for c in calls
-                ]
-        self.session.tool_results(outputs)
-        await self._flush()
+            log.info("connection closed: %s", redact(exc.rcvd.reason) if exc.rcvd else "no close frame")

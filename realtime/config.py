@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from realtime.protocol import (
+    SAMPLE_RATE,
     AudioConfig,
     AudioFormat,
     AudioInputConfig,
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     # Renew the session this many seconds after connecting, ahead of the provider's cap (GA: 60 min).
     realtime_session_renew_s: float = Field(default=55 * 60, gt=0)
 
+    # Chainlit's sign-in secret: read here only so the one redactor (realtime.redaction) knows it.
+    chainlit_auth_secret: SecretStr | None = None
+
     tools_enabled: str | None = None
     tavily_api_key: SecretStr | None = None
     tavily_base_url: str | None = None
@@ -98,6 +102,7 @@ class Settings(BaseSettings):
         return "local"
 
     def default_session_options(self) -> SessionOptions:
+        """The :class:`SessionOptions` of a new session, from these settings."""
         return SessionOptions(
             voice=self.realtime_voice,
             instructions=self.realtime_instructions,
@@ -132,7 +137,7 @@ class SessionOptions(BaseModel):
                 create_response=True,
                 interrupt_response=True,
             )
-        pcm = AudioFormat(type="audio/pcm", rate=24000)
+        pcm = AudioFormat(type="audio/pcm", rate=SAMPLE_RATE)
         transcription = InputTranscription(model=self.transcription_model) if self.transcription_model else None
         return SessionConfig(
             instructions=self.instructions,

@@ -4,7 +4,8 @@ Everything inside the project speaks GA. A client talking to an Azure ``*-previe
 with :func:`client_event_to_beta` and what it receives with :func:`server_event_from_beta`; the local engine,
 serving a preview client, does the reverse with :func:`client_event_from_beta` and :func:`server_event_to_beta`.
 
-Source: PROTOCOL.md's dialect table; ``openai.types.realtime`` (GA) against ``openai.types.beta.realtime``.
+Sources: the OpenAI Realtime API reference and its GA migration notes ("Realtime API beta to GA"); the
+``openai`` package's ``openai.types.realtime`` (GA) against ``openai.types.beta.realtime`` (beta).
 The functions take and return plain JSON dicts, never mutate their argument, and pass unknown fields through.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+
+from realtime.protocol import SAMPLE_RATE
 
 __all__ = [
     "client_event_from_beta",
@@ -55,8 +58,8 @@ def format_to_beta(fmt: Json | str | None) -> str | None:
     if fmt is None or isinstance(fmt, str):
         return fmt
     kind = fmt.get("type", "audio/pcm")
-    if kind == "audio/pcm" and fmt.get("rate") not in (None, 24000):
-        raise ValueError(f"the beta dialect only carries 24000 Hz PCM, not {fmt.get('rate')} Hz")
+    if kind == "audio/pcm" and fmt.get("rate") not in (None, SAMPLE_RATE):
+        raise ValueError(f"the beta dialect only carries {SAMPLE_RATE} Hz PCM, not {fmt.get('rate')} Hz")
     return _FORMAT_TO_BETA.get(kind, kind)
 
 
@@ -65,7 +68,7 @@ def format_from_beta(fmt: str | Json | None) -> Json | None:
     if fmt is None or isinstance(fmt, dict):
         return fmt
     kind = _FORMAT_FROM_BETA.get(fmt, fmt)
-    return {"type": kind, "rate": 24000} if kind == "audio/pcm" else {"type": kind}
+    return {"type": kind, "rate": SAMPLE_RATE} if kind == "audio/pcm" else {"type": kind}
 
 
 # ---------------------------------------------------------------------------------------------------- session
@@ -162,7 +165,7 @@ def item_from_beta(item: Json) -> Json:
 
 
 def _response_to_beta(response: Json) -> Json:
-    out = {k: v for k, v in response.items() if k not in ("output_modalities", "audio", "max_output_tokens")}
+    out = {k: v for k, v in response.items() if k not in ("output_modalities", "audio")}  # max_output_tokens: same
     if "output_modalities" in response:
         out["modalities"] = ["text", "audio"] if "audio" in (response["output_modalities"] or []) else ["text"]
     output = (response.get("audio") or {}).get("output") or {}
@@ -170,8 +173,6 @@ def _response_to_beta(response: Json) -> Json:
         out["voice"] = output["voice"]
     if "format" in output:
         out["output_audio_format"] = format_to_beta(output["format"])
-    if "max_output_tokens" in response:
-        out["max_output_tokens"] = response["max_output_tokens"]
     if isinstance(response.get("output"), list):
         out["output"] = [item_to_beta(i) for i in response["output"]]
     if isinstance(response.get("input"), list):

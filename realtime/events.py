@@ -1,8 +1,8 @@
 """App events: what the realtime core tells the application (the Chainlit app, the command line).
 
-The session state machine turns server events into these; the app renders them. Names follow the seed design
-where they fit (``conversation.updated`` for audio, ``conversation.text.delta``, ``conversation.interrupted``).
-Each class has a ``type`` class attribute with that name, so listeners can dispatch on the class or the string.
+The session state machine turns server events into these; the app renders them. Each class has a ``type`` class
+attribute, so listeners can dispatch on the class or the string; every ``type`` starts with ``app.`` so it is never
+mistaken for a Realtime wire event (``app.audio.delta`` is not ``response.output_audio.delta``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AppEvent:
+    """Base class of every app event; ``type`` names the kind (always starting with ``app.``)."""
+
     type: ClassVar[str] = "app.event"
 
 
@@ -40,7 +42,7 @@ class SessionReady(AppEvent):
     """The session is configured (after ``session.updated``). ``session``: the GA session object as the server
     echoed it; ``provider``: ``openai`` | ``azure`` | ``local``; ``model``: model or deployment name."""
 
-    type: ClassVar[str] = "session.ready"
+    type: ClassVar[str] = "app.session.ready"
     provider: str
     model: str
     session: dict[str, Any] = field(default_factory=dict)
@@ -50,7 +52,7 @@ class SessionReady(AppEvent):
 class ResponseStarted(AppEvent):
     """A response began (``response.created``). ``track`` is a fresh playback track id for its audio."""
 
-    type: ClassVar[str] = "response.started"
+    type: ClassVar[str] = "app.response.started"
     response_id: str
     track: str
 
@@ -59,7 +61,7 @@ class ResponseStarted(AppEvent):
 class AudioDelta(AppEvent):
     """Assistant audio to play: ``pcm`` is PCM16 LE mono at 24000 Hz (even byte length), for ``track``."""
 
-    type: ClassVar[str] = "conversation.updated"
+    type: ClassVar[str] = "app.audio.delta"
     response_id: str
     item_id: str
     track: str
@@ -70,7 +72,7 @@ class AudioDelta(AppEvent):
 class TextDelta(AppEvent):
     """A piece of the assistant's reply: the spoken transcript (``source="audio"``) or text (``"text"``)."""
 
-    type: ClassVar[str] = "conversation.text.delta"
+    type: ClassVar[str] = "app.text.delta"
     response_id: str
     item_id: str
     delta: str
@@ -81,7 +83,7 @@ class TextDelta(AppEvent):
 class AssistantTextDone(AppEvent):
     """The assistant item's whole transcript or text, once it is final (truncated on barge-in)."""
 
-    type: ClassVar[str] = "conversation.text.done"
+    type: ClassVar[str] = "app.text.done"
     response_id: str
     item_id: str
     text: str
@@ -91,14 +93,16 @@ class AssistantTextDone(AppEvent):
 class SpeechStarted(AppEvent):
     """Server VAD heard the user start speaking (``audio_start_ms`` into the input buffer)."""
 
-    type: ClassVar[str] = "input.speech_started"
+    type: ClassVar[str] = "app.speech.started"
     item_id: str | None
     audio_start_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class SpeechStopped(AppEvent):
-    type: ClassVar[str] = "input.speech_stopped"
+    """Server VAD heard the user stop speaking (``audio_end_ms`` into the input buffer)."""
+
+    type: ClassVar[str] = "app.speech.stopped"
     item_id: str | None
     audio_end_ms: int | None
 
@@ -109,7 +113,7 @@ class Interrupted(AppEvent):
     (``None`` when nothing had played and no truncate was sent); ``heard`` the part of the item's transcript the
     user heard, estimated by the share of its audio played (``None`` when nothing was cut)."""
 
-    type: ClassVar[str] = "conversation.interrupted"
+    type: ClassVar[str] = "app.interrupted"
     response_id: str | None
     item_id: str | None
     track: str | None
@@ -123,7 +127,7 @@ class UserTranscript(AppEvent):
     arrives after the reply started). ``final`` is False for ``.delta`` pieces, True for ``.completed``;
     ``typed`` is True for text the user typed."""
 
-    type: ClassVar[str] = "conversation.input_transcript"
+    type: ClassVar[str] = "app.user.transcript"
     item_id: str
     transcript: str
     final: bool = True
@@ -133,7 +137,9 @@ class UserTranscript(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted(AppEvent):
-    type: ClassVar[str] = "tool.call.started"
+    """The model called a function; the conversation layer runs it (``realtime.conversation``)."""
+
+    type: ClassVar[str] = "app.tool.started"
     call_id: str
     name: str
     arguments: str
@@ -143,7 +149,7 @@ class ToolCallStarted(AppEvent):
 class ToolCallFinished(AppEvent):
     """``output`` is the JSON string sent back as ``function_call_output``; ``duration_ms`` wall time."""
 
-    type: ClassVar[str] = "tool.call.finished"
+    type: ClassVar[str] = "app.tool.finished"
     call_id: str
     name: str
     arguments: str
@@ -157,7 +163,7 @@ class ResponseDoneEvent(AppEvent):
     """``response.done``: ``status`` completed | cancelled | failed | incomplete; ``usage`` as the server sent it;
     ``latency_ms``: end of user speech (or text sent) to first audio/text delta, when measured."""
 
-    type: ClassVar[str] = "response.finished"
+    type: ClassVar[str] = "app.response.done"
     response_id: str
     status: str
     usage: dict[str, Any] | None = None
@@ -169,7 +175,9 @@ class ResponseDoneEvent(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class Reconnecting(AppEvent):
-    type: ClassVar[str] = "session.reconnecting"
+    """The connection dropped (or the session is being renewed); attempt ``attempt`` starts in ``delay_s``."""
+
+    type: ClassVar[str] = "app.reconnecting"
     attempt: int
     delay_s: float
     reason: str
@@ -180,7 +188,7 @@ class Reconnected(AppEvent):
     """The connection was re-made and the session settings and conversation replayed (``renewed`` is True when
     this was a planned renewal ahead of the provider's session time cap)."""
 
-    type: ClassVar[str] = "session.reconnected"
+    type: ClassVar[str] = "app.reconnected"
     attempt: int
     renewed: bool = False
 
@@ -188,11 +196,14 @@ class Reconnected(AppEvent):
 @dataclass(frozen=True, slots=True)
 class RealtimeError(AppEvent):
     """A server ``error`` event or a client-side failure. ``message`` is for a person and never holds a key;
-    ``fatal`` means the session cannot go on (e.g. authentication failed)."""
+    ``fatal`` means the session cannot go on (e.g. authentication failed); ``retryable`` that the same request may
+    succeed later (rate limits, server errors). The session classifies (``realtime.session.classify_error``); the
+    app only words it. ``message`` is the service's own text (or the client's)."""
 
-    type: ClassVar[str] = "error"
+    type: ClassVar[str] = "app.error"
     code: str | None
     message: str
     fatal: bool = False
+    retryable: bool = False
     error_type: str | None = None
     event_id: str | None = None

@@ -1,7 +1,7 @@
 """Realtime protocol models in the GA shape, shared by the client and the local engine.
 
 Source: OpenAI Realtime API reference (client and server events, GA `session.type = "realtime"`), the
-`openai.types.realtime` models of the `openai` Python package, and recorded sessions (see PROTOCOL.md).
+`openai.types.realtime` models of the `openai` Python package (https://github.com/openai/openai-python).
 
 Parsing is lenient on purpose: unknown fields are kept (``extra="allow"``), explicit ``null`` is accepted for
 every optional field, and an unknown event ``type`` parses to the base :class:`ServerEvent` /
@@ -127,10 +127,14 @@ class InputTranscription(Model):
 
 
 class NoiseReduction(Model):
+    """Input noise reduction (``audio.input.noise_reduction``)."""
+
     type: Literal["near_field", "far_field"] = "near_field"
 
 
 class AudioInputConfig(Model):
+    """The input side of ``session.audio``: format, transcription, turn detection, noise reduction."""
+
     format: AudioFormat | None = None
     transcription: InputTranscription | None = None
     turn_detection: TurnDetection | None = None
@@ -138,12 +142,16 @@ class AudioInputConfig(Model):
 
 
 class AudioOutputConfig(Model):
+    """The output side of ``session.audio``: format, voice, speed."""
+
     format: AudioFormat | None = None
     voice: str | None = None
     speed: float | None = None
 
 
 class AudioConfig(Model):
+    """``session.audio``: input and output."""
+
     input: AudioInputConfig | None = None
     output: AudioOutputConfig | None = None
 
@@ -232,6 +240,8 @@ CLIENT_EVENTS: dict[str, type[ClientEvent]] = {}
 
 
 class SessionUpdate(ClientEvent):
+    """``session.update``: change the session's configuration."""
+
     TYPE = "session.update"
     type: Literal["session.update"] = "session.update"
     session: SessionConfig
@@ -246,16 +256,22 @@ class InputAudioBufferAppend(ClientEvent):
 
 
 class InputAudioBufferCommit(ClientEvent):
+    """``input_audio_buffer.commit``: end the user's turn (at least 100 ms of audio)."""
+
     TYPE = "input_audio_buffer.commit"
     type: Literal["input_audio_buffer.commit"] = "input_audio_buffer.commit"
 
 
 class InputAudioBufferClear(ClientEvent):
+    """``input_audio_buffer.clear``: drop the audio appended so far."""
+
     TYPE = "input_audio_buffer.clear"
     type: Literal["input_audio_buffer.clear"] = "input_audio_buffer.clear"
 
 
 class ConversationItemCreate(ClientEvent):
+    """``conversation.item.create``: add an item (message, function call output) to the conversation."""
+
     TYPE = "conversation.item.create"
     type: Literal["conversation.item.create"] = "conversation.item.create"
     previous_item_id: str | None = None
@@ -273,18 +289,24 @@ class ConversationItemTruncate(ClientEvent):
 
 
 class ConversationItemDelete(ClientEvent):
+    """``conversation.item.delete``: remove an item."""
+
     TYPE = "conversation.item.delete"
     type: Literal["conversation.item.delete"] = "conversation.item.delete"
     item_id: str
 
 
 class ResponseCreate(ClientEvent):
+    """``response.create``: ask for a response (with optional per-response settings)."""
+
     TYPE = "response.create"
     type: Literal["response.create"] = "response.create"
     response: ResponseParams | None = None
 
 
 class ResponseCancel(ClientEvent):
+    """``response.cancel``: stop the active response."""
+
     TYPE = "response.cancel"
     type: Literal["response.cancel"] = "response.cancel"
     response_id: str | None = None
@@ -320,6 +342,8 @@ class ErrorDetail(Model):
 
 
 class ErrorEvent(ServerEvent):
+    """``error``: the service's error event (``error.type``, ``code``, ``message``, ``param``, ``event_id``)."""
+
     TYPE = "error"
     error: ErrorDetail
 

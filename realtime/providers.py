@@ -1,12 +1,13 @@
 """Where to connect and how to authenticate: OpenAI, Azure OpenAI (key or Microsoft Entra ID), the local engine.
 
-Source: PROTOCOL.md "Endpoints and auth" (OpenAI Realtime API reference; Azure OpenAI realtime audio how-to).
+Sources: the OpenAI Realtime API reference and guide ("WebSocket" connection: ``wss://api.openai.com/v1/realtime``,
+``Authorization: Bearer``), Azure OpenAI "GPT Realtime API via WebSockets" (``/openai/v1/realtime``, ``api-key``
+header or a Microsoft Entra ID token; preview ``/openai/realtime?api-version=...&deployment=...``).
 Keys travel only in headers, never in a URL; a fresh Entra token is fetched at every connect.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,12 +16,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from realtime.config import ProviderName, Settings
 from realtime.protocol import Dialect
+from realtime.redaction import add_secrets
 
-__all__ = ["ConfigurationError", "Provider", "TokenCredential", "build_provider", "embedded_engine_url"]
+__all__ = ["IN_PROCESS_URL", "ConfigurationError", "Provider", "TokenCredential", "build_provider"]
 
 log = logging.getLogger(__name__)
 
-# The GA cap is 60 minutes (beta: 30). See PROTOCOL.md "Sessions and errors".
+IN_PROCESS_URL = "memory://local/v1/realtime?model=local"
+"""The local provider's URL when no ``LOCAL_ENGINE_URL`` is set: an engine in this process, reached through an
+in-memory connector (``realtime.transport.memory_connector``) that the program (the app) supplies."""
+
+# The GA cap is 60 minutes (beta: 30): OpenAI Realtime guide, "Session lifecycle events".
 SESSION_CAP_S: dict[Dialect, float] = {"ga": 60 * 60, "beta": 30 * 60}
 
 
@@ -31,20 +37,28 @@ class ConfigurationError(ValueError):
 class TokenCredential(Protocol):
     """The async ``azure.identity.aio`` credential shape: ``get_token(scope)`` returns an object with ``.token``."""
 
-    async def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """An access token for ``scopes`` (an object with ``.token``)."""
+        ...
 
 
 @dataclass(frozen=True)
 class Provider:
-    """A resolved connection target. ``url`` is a websocket URL holding no secret (``None`` for the embedded
-    local engine until it is started); ``headers()`` builds the auth headers afresh for each connect."""
+    """A resolved connection target. ``url`` is a websocket URL holding no secret (:data:`IN_PROCESS_URL` for an
+    engine in this process); ``headers()`` builds the auth headers afresh for each connect."""
 
     name: ProviderName
-    url: str | None
+    url: str
     dialect: Dialect
     model: str
     headers: Callable[[], Awaitable[dict[str, str]]] = field(repr=False)
     session_cap_s: float = 3600.0
+
+    @property
+    def in_process(self) -> bool:
+        """True when the server runs in this process (the URL is :data:`IN_PROCESS_URL`): connect to it with an
+        in-memory connector."""
+        return self.url.startswith("memory:")
 
     @property
     def label(self) -> str:
@@ -112,7 +126,8 @@ def build_provider(settings: Settings, *, credential: TokenCredential | None = N
             get_headers = _entra_headers(settings.azure_openai_token_scope, credential)
         return Provider("azure", url, dialect, settings.azure_openai_deployment, get_headers, SESSION_CAP_S[dialect])
 
-    local_url = f"{_ws_base(settings.local_engine_url)}/realtime?model=local" if settings.local_engine_url else None
+    local_url = f"{_ws_base(settings.local_engine_url)}/realtime?model=local" if settings.local_engine_url else ""
+    local_url = local_url or IN_PROCESS_URL
     return Provider("local", local_url, settings.realtime_dialect or "ga", "local", _static({}), float("inf"))
 
 
@@ -132,25 +147,7 @@ def _entra_headers(scope: str, credential: TokenCredential | None) -> Callable[[
                 f"Microsoft Entra ID sign-in failed ({type(exc).__name__}); set AZURE_OPENAI_API_KEY or sign in "
                 "(az login, managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)"
             ) from None
+        add_secrets(token.token)  # the one redactor removes it from logs and texts
         return {"Authorization": f"Bearer {token.token}"}
 
     return get
-
-
-_embedded: Any = None
-_embedded_lock = asyncio.Lock()
-
-
-async def embedded_engine_url() -> str:
-    """Start the local engine inside this process once (a free loopback port) and return its GA base URL,
-    e.g. ``ws://127.0.0.1:PORT/v1``. Later calls return the same server's URL."""
-    global _embedded
-    async with _embedded_lock:
-        if _embedded is None:
-            from local_engine import LocalRealtimeServer
-
-            server = LocalRealtimeServer(host="127.0.0.1", port=0)
-            await server.start()
-            log.info("embedded local engine listening on %s", server.url)
-            _embedded = server
-        return str(_embedded.url)

@@ -5,7 +5,8 @@ Feed it server events (:meth:`RealtimeSession.receive`) and caller actions (``ap
 :meth:`RealtimeSession.data_to_send` (GA-shaped dicts; the transport maps the dialect) and the app events with
 :meth:`RealtimeSession.events_received`. Time comes from an injected clock, so tests drive it.
 
-What it owns (PROTOCOL.md "Responses, tools, interruption"):
+What it owns (OpenAI Realtime API reference, "Client events" and "Server events"; Realtime guide, "Function
+calling" and "Interruption"):
 
 - response sequencing: one response at a time; ``response.create`` waits for the active response's
   ``response.done``; ``conversation_already_has_active_response`` re-queues it;
@@ -14,8 +15,9 @@ What it owns (PROTOCOL.md "Responses, tools, interruption"):
 - barge-in: on ``input_audio_buffer.speech_started`` while assistant audio plays, an :class:`Interrupted` event,
   the item's later deltas dropped, and ``conversation.item.truncate`` with integer ``audio_end_ms`` =
   min(ms played, ms received), where ms played is the wall time since the item's first audio was handed to the
-  app (the browser never reports playback; CHAINLIT.md); ``response.cancel`` only when turn detection will not
-  cancel by itself (``interrupt_response`` false, or no turn detection);
+  app (:class:`AudioPlayback`: the browser never reports playback, Chainlit's audio API has no playback
+  position); ``response.cancel`` only when turn detection will not cancel by itself (``interrupt_response``
+  false, or no turn detection);
 - transcripts: assistant deltas per item; the user's transcription placed by ``item_id`` and the item before it;
 - usage and latency (end of user speech, or text sent, to the first delta) per response;
 - the conversation so far, capped, so a new connection can replay it.
@@ -30,7 +32,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -68,47 +70,96 @@ from realtime.protocol import (
     parse_server_event,
 )
 
-__all__ = ["FATAL_ERROR_CODES", "PendingToolCall", "RealtimeSession", "ToolOutput"]
+__all__ = [
+    "FATAL_CLOSE_CODES",
+    "FATAL_ERROR_CODES",
+    "FATAL_HANDSHAKE_STATUSES",
+    "RETRYABLE_ERROR_CODES",
+    "SILENT_ERROR_CODES",
+    "AudioPlayback",
+    "ErrorClass",
+    "PendingToolCall",
+    "RealtimeSession",
+    "ToolOutput",
+    "classify_close",
+    "classify_error",
+    "classify_handshake",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_HISTORY_ITEMS = 200
 """Items kept for replay after a reconnect (oldest dropped first)."""
 
+ErrorClass = Literal["fatal", "retryable", "silent", "error"]
+"""How the session treats a service error: ``fatal`` ends the session (no reconnect), ``retryable`` may succeed
+if tried again later, ``silent`` is handled by the session itself and not shown, ``error`` is shown and the
+session goes on."""
+
 FATAL_ERROR_CODES = frozenset(
     {"beta_api_shape_disabled", "invalid_api_key", "authentication_error", "insufficient_quota", "model_not_found"}
 )
-_SILENT_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
-_MESSAGES = {
-    "input_audio_buffer_commit_empty": "Nothing was sent: hold the microphone a little longer (at least 0.1 s).",
-    "beta_api_shape_disabled": (
-        "This service no longer accepts the beta protocol. Remove REALTIME_DIALECT=beta (or use a GA endpoint)."
-    ),
-    "session_expired": "The session reached its time limit; starting a new one with the conversation so far.",
-    "invalid_api_key": "The service rejected the API key. Check OPENAI_API_KEY / AZURE_OPENAI_API_KEY.",
-    "insufficient_quota": "The account behind the key is out of quota.",
-    "rate_limit_exceeded": "The service is rate limiting this key; wait a moment and try again.",
-}
+RETRYABLE_ERROR_CODES = frozenset({"rate_limit_exceeded", "server_error", "session_expired"})
+SILENT_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
+
+
+FATAL_CLOSE_CODES = frozenset({1008, 4000, 4001, 4002, 4003})
+"""Websocket close codes after which reconnecting cannot help: policy violation (authentication, permission) and
+the 4000-4003 range services use for authentication and permission failures."""
+
+FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
+"""HTTP statuses of a refused handshake that a retry cannot fix (key, permission, endpoint or model)."""
+
+
+def classify_close(code: int | None) -> ErrorClass:
+    """The class of a connection's close: ``fatal`` for :data:`FATAL_CLOSE_CODES`, ``silent`` for a normal close
+    (1000, 1001), ``retryable`` otherwise (an abnormal end, 1011 server error, no close frame)."""
+    if code in FATAL_CLOSE_CODES:
+        return "fatal"
+    if code in (1000, 1001):
+        return "silent"
+    return "retryable"
+
+
+def classify_handshake(status: int | None) -> ErrorClass:
+    """The class of a refused handshake: ``fatal`` for :data:`FATAL_HANDSHAKE_STATUSES`, else ``retryable``."""
+    return "fatal" if status in FATAL_HANDSHAKE_STATUSES else "retryable"
+
+
+def classify_error(code: str | None, message: str | None = None) -> ErrorClass:
+    """The class of a service error by its ``code`` (and, for a truncate past the end, its message). Codes from
+    the OpenAI Realtime API reference ("error" server event) and the API error codes guide."""
+    if code in FATAL_ERROR_CODES:
+        return "fatal"
+    if code in SILENT_ERROR_CODES or "already shorter than" in (message or ""):
+        return "silent"
+    if code in RETRYABLE_ERROR_CODES:
+        return "retryable"
+    return "error"
 
 
 @dataclass(frozen=True, slots=True)
 class PendingToolCall:
-    """A function call the model made, to run now. ``arguments`` is the model's JSON string."""
+    """A function call the model made, to run now. ``arguments`` is the model's JSON string; ``response_id`` the
+    response that made it (empty when not known, e.g. a call built by hand)."""
 
     call_id: str
     name: str
     arguments: str
-    response_id: str
+    response_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """The result of running a :class:`PendingToolCall`: ``output`` is the string sent back to the model."""
+    """The result of running a :class:`PendingToolCall`: ``output`` is the string sent back to the model
+    (``function_call_output``); ``ok`` is False for an ``{"error": ...}`` output; ``duration_ms`` wall time;
+    ``name`` the tool's name (for logs; the session knows it from the call)."""
 
     call_id: str
     output: str
     ok: bool = True
     duration_ms: float = 0.0
+    name: str = ""
 
 
 @dataclass
@@ -122,12 +173,23 @@ class _Response:
 
 
 @dataclass
-class _AudioItem:
+class AudioPlayback:
+    """The one estimate of how much of an assistant audio item the listener heard (a browser player never reports
+    its position): playback is assumed to start when the first chunk is handed to the player and to run in real
+    time. The session keeps one for the item it hands out; an app that forwards audio feeds its own with what it
+    really forwarded (:meth:`sent`)."""
+
     item_id: str
-    response_id: str
-    track: str
+    response_id: str = ""
+    track: str = ""
     received_bytes: int = 0
     first_sent_at: float | None = None
+
+    def sent(self, pcm_bytes: int, now: float) -> None:
+        """``pcm_bytes`` more of the item were handed to the player at ``now`` (monotonic seconds)."""
+        if self.first_sent_at is None:
+            self.first_sent_at = now
+        self.received_bytes += pcm_bytes
 
     def played_ms(self, now: float) -> int:
         """Estimated ms the listener heard: wall time since the first chunk, capped at the audio received."""
@@ -136,7 +198,14 @@ class _AudioItem:
         return int(min((now - self.first_sent_at) * 1000.0, self.received_bytes / BYTES_PER_MS))
 
     def received_ms(self) -> int:
+        """Ms of audio received (or forwarded) so far."""
         return self.received_bytes // BYTES_PER_MS
+
+    def playing(self, now: float) -> bool:
+        """True while audio handed to the player has not finished playing."""
+        return (
+            self.first_sent_at is not None and (now - self.first_sent_at) * 1000.0 < self.received_bytes / BYTES_PER_MS
+        )
 
 
 def new_id(prefix: str) -> str:
@@ -175,8 +244,8 @@ class RealtimeSession:
         self._response: _Response | None = None
         self._awaiting_created = False  # a response.create is in flight
         self._want_response = False  # a response.create waits for the active response to finish
-        self._audio: _AudioItem | None = None  # the last assistant audio item handed to the app
-        self._dropped: set[str] = set()
+        self._audio: AudioPlayback | None = None  # the last assistant audio item handed to the app
+        self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted items, the most recent kept
         self._texts: dict[str, list[str]] = {}
         self._turn_ended_at: float | None = None
         self._tool_calls_running: dict[str, PendingToolCall] = {}
@@ -205,6 +274,7 @@ class RealtimeSession:
 
     @property
     def response_active(self) -> bool:
+        """True while a response runs or one was asked for and not yet created."""
         return self._response is not None or self._awaiting_created
 
     @property
@@ -262,6 +332,7 @@ class RealtimeSession:
         self._turn_ended_at = self.clock()
 
     def clear_audio(self) -> None:
+        """Drop the audio appended to the input buffer (``input_audio_buffer.clear``)."""
         self._send(InputAudioBufferClear())
 
     def send_text(self, text: str) -> str:
@@ -292,6 +363,11 @@ class RealtimeSession:
         """Ask for a response now, or as soon as the active one is done (one ``response.create`` at most)."""
         self._want_response = True
         self._flush_response_request()
+
+    @property
+    def playing(self) -> bool:
+        """True while the assistant audio handed out has not finished playing (by :class:`AudioPlayback`)."""
+        return self._audio is not None and self._audio.playing(self.clock())
 
     def cancel(self) -> None:
         """Stop the active response (``response.cancel``) and its playback."""
@@ -347,15 +423,18 @@ class RealtimeSession:
             self._awaiting_created = False
             self._want_response = True  # sent again after the active response's response.done
             return
-        if code in _SILENT_ERROR_CODES or "already shorter than" in (err.message or ""):
+        kind = classify_error(code, err.message)
+        if kind == "silent":
             log.info("harmless server error %s: %s", code, err.message)
             return
         if code == "session_expired":
             self.renewal_needed = True
-        message = _MESSAGES.get(code) or (err.message or "The service reported an error.")
-        fatal = code in FATAL_ERROR_CODES
-        error = RealtimeError(code, message, fatal=fatal, error_type=err.type, event_id=err.event_id)
-        if fatal:
+        message = err.message or "The service reported an error."
+        error = RealtimeError(
+            code, message, fatal=kind == "fatal", retryable=kind == "retryable", error_type=err.type,
+            event_id=err.event_id,
+        )  # fmt: skip
+        if error.fatal:
             self.fatal = error
         if code == "input_audio_buffer_commit_empty":
             self._turn_ended_at = None
@@ -421,7 +500,7 @@ class RealtimeSession:
             pcm = pcm[:-1]
         audio = self._audio
         if audio is None or audio.item_id != event.item_id:
-            audio = self._audio = _AudioItem(event.item_id, response.id, response.track)
+            audio = self._audio = AudioPlayback(event.item_id, response.id, response.track)
         audio.received_bytes += len(pcm)
         self._emit(AudioDelta(response.id, event.item_id, response.track, pcm))
         self.audio_sent(event.item_id)
@@ -487,6 +566,8 @@ class RealtimeSession:
                 self._emit(ToolCallStarted(call.call_id, call.name, call.arguments))
             self.pending_tool_calls.extend(calls)
         latency = response.latency_ms if response is not None else None
+        if status == "failed":
+            self._emit(_failure(details))
         self._emit(
             ResponseDoneEvent(
                 response_id, status, usage, latency, details, function_calls=len(calls) if status == "completed" else 0
@@ -511,18 +592,30 @@ class RealtimeSession:
                 self._send(ResponseCancel())
             return
         played = audio.played_ms(now)
-        self._dropped.add(audio.item_id)
+        self._dropped[audio.item_id] = None
+        while len(self._dropped) > self._max_history:
+            self._dropped.popitem(last=False)  # forget the oldest only: late deltas of recent cuts stay dropped
         self._audio = None
         end_ms: int | None = None
         heard: str | None = None
         if played > 0:
             end_ms = played
             self._send(ConversationItemTruncate(item_id=audio.item_id, content_index=0, audio_end_ms=end_ms))
-            heard = _cut("".join(self._texts.pop(audio.item_id, [])), played, audio.received_ms())
-            self._remember(audio.item_id, _assistant_text_item(heard))
+            # The item's text: its deltas so far, or, when the whole answer already arrived (the local engine sends
+            # far faster than real time, so its transcript is done long before playback ends), the final text.
+            text = "".join(self._texts.pop(audio.item_id, [])) or self._history_text(audio.item_id)
+            heard = _cut(text, played, audio.received_ms())
+            if heard:
+                self._remember(audio.item_id, _assistant_text_item(heard))
+            else:
+                self._history.pop(audio.item_id, None)  # no words heard: nothing worth replaying
         if response is not None and send_cancel:
             self._send(ResponseCancel())
         self._emit(Interrupted(audio.response_id, audio.item_id, audio.track, end_ms, heard))
+
+    def _history_text(self, item_id: str) -> str:
+        item = self._history.get(item_id) or {}
+        return "".join(str(p.get("text") or p.get("transcript") or "") for p in item.get("content") or [])
 
     def _place(self, item_id: str, previous_item_id: str | None) -> None:
         if item_id not in self._previous_of:
@@ -537,8 +630,18 @@ class RealtimeSession:
         if len(self._previous_of) > 4 * self._max_history:
             for old in list(self._previous_of)[: len(self._previous_of) // 2]:
                 del self._previous_of[old]
-        if len(self._dropped) > self._max_history:
-            self._dropped.clear()
+
+
+def _failure(details: dict[str, Any] | None) -> RealtimeError:
+    """The error of a failed response (``status_details.error`` of ``response.done``), classified."""
+    error = (details or {}).get("error")
+    code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    kind = classify_error(code, message)
+    return RealtimeError(
+        code or "response_failed", str(message or "The answer failed."), fatal=kind == "fatal",
+        retryable=kind == "retryable",
+    )  # fmt: skip
 
 
 def _cut(text: str, played_ms: int, received_ms: int) -> str:
@@ -551,7 +654,7 @@ def _cut(text: str, played_ms: int, received_ms: int) -> str:
     heard = text[:keep]
     if " " in heard.strip() and not text[keep].isspace():
         heard = heard.rsplit(" ", 1)[0]  # end on a whole word
-    return heard.rstrip() + "..."
+    return heard.rstrip().rstrip(".,;:") + "..."  # "one." cut after it reads "one...", not "one...."
 
 
 def _user_text_item(text: str) -> dict[str, Any]:

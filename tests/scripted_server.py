@@ -1,5 +1,6 @@
-"""A scripted Realtime websocket server on loopback: records each connection's path, headers and events, and
-answers like the service does (GA, or beta when the path is the preview one), so client tests need no network."""
+"""A scripted Realtime server: records each connection's path, headers and events, and answers like the service
+does (GA, or beta when the path is the preview one), so client tests need no network. It listens on loopback
+(``async with``), or serves in memory with no socket at all (:meth:`ScriptedServer.connector`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import asyncio
 import base64
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+
+from realtime.transport import Connection as Transport
+from realtime.transport import Connector, memory_connector
 
 
 @dataclass
@@ -49,7 +54,7 @@ class ScriptedServer:
 
     async def __aenter__(self) -> ScriptedServer:
         self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
-        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else 0
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -66,12 +71,20 @@ class ScriptedServer:
             return connection.respond(HTTPStatus(self.reject_status), "rejected\n")
         return None
 
+    def connector(self) -> Connector:
+        """A connector to this server in memory (no socket; ``reject_status`` closes with 1008 instead)."""
+        return memory_connector(self.serve)
+
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids)}"
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        conn = Connection(ws.request.path, {k.lower(): v for k, v in ws.request.headers.raw_items()})
+        await self.serve(ws, ws.request.path, ws.request.headers)
+
+    async def serve(self, ws: Transport, path: str, headers: Mapping[str, str]) -> None:
+        """Serve one connection (a websocket or an in-memory one) until it closes."""
+        conn = Connection(path, {k.lower(): v for k, v in headers.items()})
         self.connections.append(conn)
         first = len(self.connections) == 1
         beta = "/openai/realtime" in conn.path or conn.headers.get("openai-beta") == "realtime=v1"
@@ -119,7 +132,7 @@ class ScriptedServer:
             elif kind == "response.create":
                 await self._respond(send, ws, beta, first)
 
-    async def _respond(self, send: Any, ws: ServerConnection, beta: bool, first: bool) -> None:
+    async def _respond(self, send: Any, ws: Transport, beta: bool, first: bool) -> None:
         rid, item = self._id("resp"), self._id("item")
         audio_type = "response.audio.delta" if beta else "response.output_audio.delta"
         text_type = "response.audio_transcript.delta" if beta else "response.output_audio_transcript.delta"
@@ -148,7 +161,10 @@ class ScriptedServer:
                     }
                 )
                 if first and self.drop_after_first_delta:
-                    ws.transport.abort()  # type: ignore[attr-defined]  # killed mid-response, no close frame
+                    if isinstance(ws, ServerConnection):
+                        ws.transport.abort()  # killed mid-response, no close frame
+                    else:
+                        await ws.close(1006, "")  # in memory: the same abnormal closure
                     return
             await asyncio.sleep(0)
         usage = {"total_tokens": 7, "input_tokens": 3, "output_tokens": 4}

@@ -4,7 +4,7 @@ dialect, a refused handshake, a server killed mid-response, and session renewal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from realtime.client import ConnectionFailed, RealtimeClient
 from realtime.config import Settings
+from realtime.conversation import Conversation, ToolRunner
 from realtime.events import (
     AppEvent,
     AudioDelta,
@@ -23,13 +24,14 @@ from realtime.events import (
     ToolCallFinished,
 )
 from realtime.providers import build_provider
+from realtime.session import PendingToolCall, ToolOutput
 from tests.scripted_server import ScriptedServer
 
 SECRET = "test-key-FAKE-client-0123456789abcdef"
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def until(events: AsyncIterator[AppEvent], kind: type, limit_s: float = 5.0) -> list[AppEvent]:
@@ -171,16 +173,16 @@ async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None
         def definitions(self) -> list[dict[str, Any]]:
             return [{"type": "function", "name": "slow", "parameters": {"type": "object"}}]
 
-        async def call_many(self, calls: Any) -> list[Any]:
+        async def call_many(self, calls: Sequence[PendingToolCall]) -> list[ToolOutput]:
             await asyncio.sleep(0.2)
-            return [
-                SimpleNamespace(call_id=c.call_id, name=c.name, output='{"ok": 1}', ok=True, duration_ms=200.0)
-                for c in calls
-            ]
+            return [ToolOutput(c.call_id, '{"ok": 1}', True, 200.0) for c in calls]
 
     async with ScriptedServer() as server:
         s = settings(openai_api_key=SECRET, openai_base_url=f"ws://{server.base}/v1")
-        async with RealtimeClient(s, tools=SlowTools()) as client:
+        runner = SlowTools()
+        client = RealtimeClient(s, tools=runner.definitions())
+        Conversation(client, runner)
+        async with client:
             assert client.session.tools[0]["name"] == "slow"
             client.session.receive({"type": "response.created", "response": {"id": "r_local"}})
             client.session.receive(
@@ -197,7 +199,7 @@ async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None
                 }
             )
             events = client.events()
-            client._start_tools()
+            await client.send_tool_outputs([])  # hands the app the events the injected frames produced
             first = await until(events, ResponseDoneEvent)  # the injected response.done, with its 2 calls
             assert first[-1].function_calls == 2  # type: ignore[attr-defined]
             follow_up = await until(events, ResponseDoneEvent)  # the server's answer to the one response.create
@@ -207,3 +209,119 @@ async def test_tools_run_off_the_receive_loop_and_one_response_follows() -> None
         assert sent.count("response.create") == 1
         outputs = [e for e in server.connections[0].received if e["type"] == "conversation.item.create"]
         assert [o["item"]["call_id"] for o in outputs] == ["c1", "c2"]
+
+
+# ---------------------------------------------------------------------------------------- in memory, no socket
+
+
+def local_in_process() -> Settings:
+    return settings(realtime_provider="local")
+
+
+async def test_one_turn_in_memory_with_no_socket() -> None:
+    server = ScriptedServer()  # never listens: served only through its in-memory connector
+    client = RealtimeClient(local_in_process(), connector=server.connector())
+    assert client.provider.in_process
+    async with client:
+        seen = await one_turn(client)
+    (conn,) = server.connections
+    assert conn.path == "/v1/realtime?model=local"
+    assert conn.types()[:3] == ["session.update", "conversation.item.create", "response.create"]
+    assert sum(len(e.pcm) for e in seen if isinstance(e, AudioDelta)) == 3 * 4800
+    assert server.port == 0
+
+
+async def test_in_memory_server_dropping_mid_response_reconnects_and_replays() -> None:
+    server = ScriptedServer(drop_after_first_delta=True)
+    async with RealtimeClient(local_in_process(), connector=server.connector(), reconnect_delays=(0.01,)) as client:
+        events = client.events()
+        await client.send_text("remember 42")
+        await until(events, Reconnected)
+        assert (await until(events, ResponseDoneEvent))[-1].status == "completed"  # type: ignore[attr-defined]
+    _first, second = server.connections
+    assert second.received[1]["item"]["content"][0]["text"] == "remember 42"
+
+
+async def test_in_process_url_without_an_in_memory_connector_is_a_clear_error() -> None:
+    with pytest.raises(ConnectionFailed, match="memory_connector"):
+        await RealtimeClient(local_in_process()).connect()
+
+
+async def test_memory_pair_closing_ends_the_other_side_like_websockets() -> None:
+    from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+
+    from realtime.transport import memory_pair
+
+    a, b = memory_pair()
+    await a.send("one")
+    await a.close()
+    assert [frame async for frame in b] == ["one"]  # what was sent before the close is still read
+    assert (a.close_code, b.close_code) == (1000, 1000)
+    with pytest.raises(ConnectionClosed):
+        await b.send("late")
+    c, d = memory_pair()
+    await d.close(1011, "boom")
+    with pytest.raises(ConnectionClosedError):
+        async for _ in c:
+            pass
+    assert (c.close_code, c.close_reason) == (1011, "boom")
+
+
+# ---------------------------------------------------------------------------------------- the conversation layer
+
+
+class BrokenTools:
+    def __init__(self, fail: BaseException | None = None, delay_s: float = 0.0) -> None:
+        self.fail, self.delay_s = fail, delay_s
+
+    def definitions(self) -> list[dict[str, Any]]:
+        return [{"type": "function", "name": "broken", "parameters": {"type": "object"}}]
+
+    async def call_many(self, calls: Sequence[PendingToolCall]) -> list[ToolOutput]:
+        await asyncio.sleep(self.delay_s)
+        if self.fail is not None:
+            raise self.fail
+        return [ToolOutput(c.call_id, "{}") for c in calls]
+
+
+@pytest.mark.parametrize(
+    ("runner", "expected"),
+    [(None, "no tool named 'broken'"), (BrokenTools(RuntimeError("x")), "failed (RuntimeError)"),
+     (BrokenTools(delay_s=5.0), "timed out")],
+)  # fmt: skip
+async def test_the_conversation_answers_every_call_even_when_its_runner_cannot(
+    runner: ToolRunner | None, expected: str
+) -> None:
+    server = ScriptedServer()
+    client = RealtimeClient(local_in_process(), tools=BrokenTools().definitions(), connector=server.connector())
+    Conversation(client, runner, timeout_s=0.1)
+    async with client:
+        events = client.events()
+        client.session.receive({"type": "response.created", "response": {"id": "r1"}})
+        client.session.receive({"type": "response.done", "response": {"id": "r1", "status": "completed", "output": [
+            {"type": "function_call", "call_id": "c1", "name": "broken", "arguments": "{}"}]}})  # fmt: skip
+        await client.send_tool_outputs([])
+        seen = await until(events, ToolCallFinished)
+    (finished,) = [e for e in seen if isinstance(e, ToolCallFinished)]
+    assert not finished.ok and expected in finished.output
+    assert server.connections[0].types().count("response.create") == 1
+
+
+def test_the_client_library_does_not_import_the_tools() -> None:
+    import realtime.client
+
+    assert "tools" not in realtime.client.__dict__
+    assert not hasattr(realtime.client, "ToolRunner") and not hasattr(RealtimeClient, "_run_tools")
+
+
+async def test_a_bad_session_update_changes_nothing_and_later_updates_work() -> None:
+    from pydantic import ValidationError
+
+    server = ScriptedServer()
+    async with RealtimeClient(local_in_process(), connector=server.connector()) as client:
+        before = client.options
+        with pytest.raises(ValidationError):
+            await client.update_session(turn_detection="sometimes")
+        assert client.options == before
+        await client.update_session(voice="verse")  # raised before the fix: the bad value had been stored
+        assert client.options.voice == "verse" and client.options.turn_detection == before.turn_detection

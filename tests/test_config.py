@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from realtime.config import Settings
-from realtime.providers import ConfigurationError, build_provider
+from realtime.providers import IN_PROCESS_URL, ConfigurationError, build_provider
 
 SECRET = "test-key-THIS-IS-A-FAKE-KEY-1234567890"
 
 
 def settings(**values: Any) -> Settings:
     # _env_file=None: the developer's own .env must not leak into tests.
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def test_provider_inference_order(monkeypatch: pytest.MonkeyPatch) -> None:
     assert both.provider_name() == "openai"
     assert settings(openai_api_key=SECRET, realtime_provider="local").provider_name() == "local"
     monkeypatch.setenv("REALTIME_PROVIDER", "azure")
-    assert Settings(_env_file=None).provider_name() == "azure"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).provider_name() == "azure"
 
 
 async def test_openai_provider_url_and_bearer_header() -> None:
@@ -118,7 +118,9 @@ def test_missing_or_bad_settings_name_the_setting(values: dict[str, Any], messag
 
 
 def test_local_provider_uses_an_external_engine_when_given() -> None:
-    assert build_provider(settings()).url is None  # embedded: started on demand
+    embedded = build_provider(settings())
+    assert embedded.url == IN_PROCESS_URL and embedded.in_process  # reached with an in-memory connector
+    assert not build_provider(settings(local_engine_url="http://127.0.0.1:8765/v1")).in_process
     external = build_provider(settings(local_engine_url="http://127.0.0.1:8765/v1"))
     assert external.url == "ws://127.0.0.1:8765/v1/realtime?model=local"
     assert external.label == "Local engine (offline)"

@@ -31,7 +31,7 @@ from realtime.protocol import (
 
 def _union(module_union: Any) -> TypeAdapter[Any]:
     members = get_args(get_args(module_union)[0]) if get_args(module_union) else ()
-    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # type: ignore[arg-type]  # noqa: UP007
 
 
 GA_CLIENT = _union(ga_client.RealtimeClientEvent)
@@ -75,7 +75,7 @@ def test_push_to_talk_sends_explicit_null_turn_detection() -> None:
 @pytest.mark.parametrize("mode", ["server_vad", "semantic_vad", "push_to_talk"])
 def test_session_update_validates_in_both_dialects(mode: str) -> None:
     tools = [{"type": "function", "name": "calculate", "description": "x", "parameters": {"type": "object"}}]
-    opts = SessionOptions(turn_detection=mode)  # type: ignore[arg-type]
+    opts = SessionOptions(turn_detection=mode)
     wire = SessionUpdate(session=opts.to_session_config(tools)).to_wire()
     GA_CLIENT.validate_python(wire)
     beta = dialect.client_event_to_beta(wire)
@@ -88,7 +88,7 @@ def test_session_update_validates_in_both_dialects(mode: str) -> None:
 
 
 def test_assistant_item_content_types_map_between_dialects() -> None:
-    item = ConversationItem(type="message", role="assistant", content=[{"type": "output_text", "text": "hi"}])  # type: ignore[list-item]
+    item = ConversationItem(type="message", role="assistant", content=[{"type": "output_text", "text": "hi"}])
     wire = ConversationItemCreate(item=item).to_wire()
     GA_CLIENT.validate_python(wire)
     beta = dialect.client_event_to_beta(wire)

@@ -417,3 +417,108 @@ def test_odd_audio_is_refused_and_large_audio_is_split() -> None:
     appends = s.data_to_send()
     assert len(appends) == 2
     assert sum(len(base64.b64decode(a["audio"])) for a in appends) == 16 * 1024 * 1024
+
+
+# ------------------------------------------------------------------------------- defects, each with its test
+
+
+def local_engine_story(s: Script, item: str = "item_story", sentences: int = 5) -> str:
+    """What the local engine sends for a spoken answer: each sentence's transcript delta, then its audio (2 s a
+    sentence), all of it far faster than real time, then the transcript's done and response.done. Playback in
+    the browser is still at its start when everything has arrived."""
+    s.created()
+    said = []
+    for i in range(sentences):
+        text = f"Sentence number {i} of the story." if i == 0 else f" Sentence number {i} of the story."
+        said.append(text)
+        s.transcript(item, text)
+        s.audio(item, 2000)
+    full = "".join(said)
+    s.feed(type="response.output_audio.done", response_id="resp_1", item_id=item, output_index=0, content_index=0)
+    s.feed(type="response.output_audio_transcript.done", response_id="resp_1", item_id=item, output_index=0,
+           content_index=0, transcript=full)  # fmt: skip
+    s.done()
+    return full
+
+
+def test_barge_in_after_the_whole_answer_arrived_shows_the_heard_words_and_replays_no_empty_item() -> None:
+    s = Script()
+    full = local_engine_story(s)
+    s.clock.now += 4.0  # the user talks over the story 4 s into its 10 s of playback
+    s.feed(type="input_audio_buffer.speech_started", audio_start_ms=9000, item_id="user_2")
+    (cut,) = s.of(Interrupted)
+    assert cut.audio_end_ms == 4000
+    assert cut.heard and cut.heard.endswith("...") and full.startswith(cut.heard[:-3])
+    assert "Sentence number 1" in cut.heard and "Sentence number 3" not in cut.heard
+    assistant = [i for i in s.session.history if i.get("role") == "assistant"]
+    assert [i["content"][0]["text"] for i in assistant] == [cut.heard]
+
+
+def test_barge_in_with_no_text_leaves_no_empty_assistant_item() -> None:
+    s = Script()
+    s.created()
+    s.audio("item_mute", 2000)
+    s.clock.now += 0.5
+    s.feed(type="input_audio_buffer.speech_started", audio_start_ms=0, item_id="user_2")
+    assert not [i for i in s.session.history if i.get("role") == "assistant"]
+
+
+def test_late_deltas_of_an_interrupted_item_stay_dropped_after_many_interruptions() -> None:
+    s = Script()
+    for i in range(205):  # a long conversation with many barge-ins
+        s.created(f"resp_{i}")
+        s.audio(f"item_{i}", 2000, rid=f"resp_{i}")
+        s.clock.now += 0.5
+        s.feed(type="input_audio_buffer.speech_started", audio_start_ms=0, item_id=f"user_{i}")
+        s.done(f"resp_{i}", status="cancelled")
+    s.created("resp_late")
+    before = len(s.of(AudioDelta))
+    s.audio("item_150", 100, rid="resp_late")  # a late delta of an item interrupted 55 barge-ins ago
+    s.transcript("item_150", "never heard", rid="resp_late")
+    assert len(s.of(AudioDelta)) == before
+    assert "never heard" not in [e.delta for e in s.of(TextDelta)]
+
+
+def test_a_failed_response_is_a_classified_error() -> None:
+    s = Script()
+    s.created()
+    s.feed(type="response.done", response={"id": "resp_1", "status": "failed", "output": [], "status_details": {
+        "type": "failed", "error": {"type": "invalid_request_error", "code": "rate_limit_exceeded",
+                                    "message": "slow down"}}})  # fmt: skip
+    (error,) = s.of(RealtimeError)
+    assert error.code == "rate_limit_exceeded" and error.retryable and not error.fatal and error.message == "slow down"
+
+
+def test_mic_off_while_the_answer_still_plays_cancels_and_truncates_at_what_was_heard() -> None:
+    s = Script()
+    s.created()
+    s.audio("item_a", 3000)
+    s.clock.now += 1.0
+    assert s.session.playing
+    s.session.cancel()  # what the app does when the mic goes off mid-answer
+    s.act()
+    assert s.sent_types()[-2:] == ["response.cancel", "conversation.item.truncate"]
+    assert s.sent[-1]["audio_end_ms"] == 1000
+    assert not s.session.playing
+
+
+def test_a_cut_after_a_full_stop_reads_as_one_ellipsis() -> None:
+    from realtime.session import _cut
+
+    assert _cut("One sentence. Two words here", 50, 100) == "One sentence..."
+
+
+@pytest.mark.parametrize(
+    ("close_code", "kind"),
+    [(1008, "fatal"), (4001, "fatal"), (1000, "silent"), (1011, "retryable"), (None, "retryable")],
+)
+def test_the_session_classifies_closes(close_code: int | None, kind: str) -> None:
+    from realtime.session import classify_close
+
+    assert classify_close(close_code) == kind
+
+
+def test_the_session_classifies_refused_handshakes() -> None:
+    from realtime.session import classify_handshake
+
+    assert [classify_handshake(s) for s in (401, 403, 404, 429, 500)] == ["fatal"] * 3 + ["retryable"] * 2

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel, Field
 
+from realtime.config import Settings
 from tools import ToolCall, ToolError, ToolRegistry, build_registry, tool
 from tools._output import cap_json
 from tools._schema import parse_docstring
@@ -440,11 +441,16 @@ async def test_get_current_time_unknown_zone(zone: str) -> None:
 # -- build_registry ----------------------------------------------------------------------------------------------
 
 
-def test_build_registry_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def from_settings() -> ToolRegistry:
+    """The registry as the app builds it: the environment read by ``realtime.config`` only."""
+    return build_registry(**Settings(_env_file=None).tool_options())
+
+
+def test_build_registry_from_the_settings_the_environment_feeds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOOLS_ENABLED", raising=False)
     monkeypatch.delenv("TAVILY_API_KEY", raising=False)
     monkeypatch.delenv("TOOL_TIMEOUT_S", raising=False)
-    registry = build_registry()
+    registry = from_settings()
     assert registry.names == ["get_current_time", "calculate"]
     assert registry.disabled == {"web_search": "TAVILY_API_KEY is not set"}
     assert [d["name"] for d in registry.definitions()] == ["get_current_time", "calculate"]
@@ -453,7 +459,7 @@ def test_build_registry_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("TAVILY_API_KEY", "tvly-env-abcdef123456")
     monkeypatch.setenv("TOOLS_ENABLED", " Web_Search , calculate,wether")
     monkeypatch.setenv("TOOL_TIMEOUT_S", "4.5")
-    registry = build_registry()
+    registry = from_settings()
     assert registry.names == ["web_search", "calculate"]
     assert registry.disabled == {
         "get_current_time": "not in TOOLS_ENABLED",
@@ -462,15 +468,16 @@ def test_build_registry_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert registry.timeout_for("web_search") == 4.5
 
     monkeypatch.setenv("TOOLS_ENABLED", "")
-    assert build_registry().names == []
+    assert from_settings().names == []
     monkeypatch.setenv("TOOL_TIMEOUT_S", "soon")
-    with pytest.raises(ValueError, match="TOOL_TIMEOUT_S"):
-        build_registry()
+    with pytest.raises(ValueError, match="tool_timeout_s"):
+        from_settings()
 
 
-def test_build_registry_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_registry_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLS_ENABLED", "calculate")
     monkeypatch.setenv("TAVILY_API_KEY", "tvly-env-abcdef123456")
+    assert build_registry().names == ["get_current_time", "calculate"]  # all; web_search has no key
     registry = build_registry(["web_search", "get_current_time"], tavily_api_key="", timeout_s=2)
     assert registry.names == ["get_current_time"]
     assert registry.disabled["web_search"] == "TAVILY_API_KEY is not set"

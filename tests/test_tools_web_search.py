@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from realtime.config import Settings
 from tests.tavily_fake import FakeTavily
 from tools import ToolCall, build_registry
 from tools.web_search import MAX_SNIPPET_CHARS
@@ -78,7 +79,7 @@ async def test_env_configuration(fake: FakeTavily, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TAVILY_API_KEY", KEY)
     monkeypatch.setenv("TAVILY_BASE_URL", fake.base_url + "/")
     monkeypatch.setenv("TOOLS_ENABLED", "web_search")
-    registry = build_registry()
+    registry = build_registry(**Settings(_env_file=None).tool_options())
     assert registry.names == ["web_search"]
     assert "Paris" in loads(await registry.call("web_search", '{"query": "paris"}'))["answer"]
 

@@ -1,34 +1,18 @@
-"""Tool outputs: JSON text within a byte budget, and error messages with secrets removed."""
+"""Tool outputs: JSON text within a byte budget, and error messages with secrets removed (``realtime.redaction``)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["cap_json", "error_output", "scrub", "to_jsonable"]
+from realtime.redaction import redact
+
+__all__ = ["cap_json", "error_output", "to_jsonable"]
 
 ELLIPSIS = "…"
-# Tavily keys look like "tvly-..."; bearer tokens and "api-key: ..." may be echoed by an HTTP error.
-_SECRET_PATTERNS = (
-    re.compile(r"tvly-[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{6,}"),
-    re.compile(r"(?i)(api[-_]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
-)
-REDACTED = "[redacted]"
-
-
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every known secret and anything shaped like an API key or bearer token replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
-    return text
 
 
 def to_jsonable(value: Any) -> Any:
@@ -94,5 +78,5 @@ def cap_json(value: Any, max_bytes: int) -> str:
 
 
 def error_output(message: str, max_bytes: int, secrets: Iterable[str] = ()) -> str:
-    """``{"error": message}`` as JSON, scrubbed of secrets and within ``max_bytes``."""
-    return cap_json({"error": scrub(message, secrets)}, max_bytes)
+    """``{"error": message}`` as JSON, without secrets (``realtime.redaction.redact``) and within ``max_bytes``."""
+    return cap_json({"error": redact(message, secrets)}, max_bytes)

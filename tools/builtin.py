@@ -1,9 +1,8 @@
-"""The registry of the app's built-in tools, chosen by ``TOOLS_ENABLED`` and configured from the environment."""
+"""The registry of the app's built-in tools, chosen and configured by the caller's settings (``TOOLS_ENABLED``...)."""
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 
 from tools.calculator import calculate
@@ -36,11 +35,6 @@ def parse_enabled(value: str | Iterable[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value is not None else None
-
-
 def build_registry(
     enabled: Iterable[str] | None = None,
     *,
@@ -50,25 +44,24 @@ def build_registry(
 ) -> ToolRegistry:
     """The registry of the built-in tools that are enabled and usable.
 
-    - ``enabled``: tool names (a comma-separated string works too, e.g. ``Settings.tools_enabled``); None reads
-      ``TOOLS_ENABLED`` (comma list; unset means all three; empty or ``none`` means no tools).
-    - ``tavily_api_key``: None reads ``TAVILY_API_KEY``. Without a key ``web_search`` is not offered and
-      ``registry.disabled["web_search"]`` says why.
-    - ``tavily_base_url``: None reads ``TAVILY_BASE_URL``, else Tavily's own API (tests point it at loopback).
-    - ``timeout_s``: the default timeout of a tool call in seconds; None reads ``TOOL_TIMEOUT_S``, else 15 s.
+    The values come from the caller (the app passes ``realtime.config.Settings.tool_options()``, which reads
+    ``TOOLS_ENABLED``, ``TAVILY_API_KEY``, ``TAVILY_BASE_URL`` and ``TOOL_TIMEOUT_S``); this package reads no
+    environment.
+
+    - ``enabled``: tool names (a comma-separated string works too, e.g. ``Settings.tools_enabled``); None means
+      all three; empty or ``none`` means no tools.
+    - ``tavily_api_key``: without a key ``web_search`` is not offered and ``registry.disabled["web_search"]`` says
+      why.
+    - ``tavily_base_url``: None means Tavily's own API (tests point it at loopback).
+    - ``timeout_s``: the default timeout of a tool call in seconds; None means 15 s.
 
     Names not offered are in ``registry.disabled`` with a reason (also unknown names, so a typo in
     ``TOOLS_ENABLED`` shows). Raises ``ValueError`` for a timeout that is not a positive number.
     """
-    names = parse_enabled(_env("TOOLS_ENABLED") if enabled is None else enabled)
-    key = _env("TAVILY_API_KEY") if tavily_api_key is None else tavily_api_key.strip()
-    base_url = (_env("TAVILY_BASE_URL") if tavily_base_url is None else tavily_base_url) or None
-    if timeout_s is None:
-        raw_timeout = _env("TOOL_TIMEOUT_S")
-        try:
-            timeout_s = float(raw_timeout) if raw_timeout else DEFAULT_TIMEOUT_S
-        except ValueError:
-            raise ValueError(f"TOOL_TIMEOUT_S must be a number of seconds, got {raw_timeout!r}") from None
+    names = parse_enabled(enabled)
+    key = (tavily_api_key or "").strip()
+    base_url = (tavily_base_url or "").strip() or None
+    timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
 
     factories: dict[str, Callable[[], Tool]] = {
         "get_current_time": lambda: get_current_time,

@@ -42,7 +42,7 @@ def _checked_pow(base: Number, exp: Number) -> Number:
         raise CalculationError("zero cannot be raised to a negative power") from None
     if isinstance(result, complex):
         raise CalculationError("result is a complex number (negative base with a fractional exponent)")
-    return result
+    return float(result) if isinstance(result, float) else int(result)
 
 
 def _factorial(n: Number) -> int:

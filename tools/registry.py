@@ -20,12 +20,13 @@ import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, overload
 
 from pydantic import BaseModel, ValidationError
 
-from tools._output import cap_json, error_output, scrub, to_jsonable
+from realtime.redaction import redact
+from realtime.session import PendingToolCall, ToolOutput
+from tools._output import cap_json, error_output, to_jsonable
 from tools._schema import build_arguments_model, parameters_schema, parse_docstring
 
 __all__ = [
@@ -56,25 +57,12 @@ class ToolError(Exception):
     """
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One function call of a response: ``arguments`` is the JSON string the model produced."""
+ToolCall = PendingToolCall
+"""One function call of a response (the client session's own type): ``arguments`` is the model's JSON string."""
 
-    call_id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """The outcome of a :class:`ToolCall`: ``output`` is the JSON string to send as ``function_call_output``;
-    ``ok`` is False when it is an ``{"error": ...}`` output; ``duration_ms`` is wall time in milliseconds."""
-
-    call_id: str
-    name: str
-    output: str
-    ok: bool
-    duration_ms: float
+ToolResult = ToolOutput
+"""The outcome of a :class:`ToolCall` (the client session's own type): ``output`` is the JSON string to send as
+``function_call_output``; ``ok`` is False when it is an ``{"error": ...}`` output; ``duration_ms`` wall time."""
 
 
 class Tool:
@@ -109,6 +97,7 @@ class Tool:
         return {"type": "function", "name": self.name, "description": self.description, "parameters": self.parameters}
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly (no validation, no timeout)."""
         return await self.func(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -141,7 +130,8 @@ class ToolRegistry:
     """The tools offered to the model in one session, and how their calls are run.
 
     ``default_timeout_s`` applies to tools registered without their own ``timeout_s``; ``max_output_bytes`` caps
-    every output (UTF-8 bytes of the JSON string); ``secrets`` are removed from every error output; ``disabled``
+    every output (UTF-8 bytes of the JSON string); ``secrets`` (and those registered with ``realtime.redaction``)
+    are removed from every output; ``disabled``
     maps a tool that is not offered to the reason why, for the UI.
     """
 
@@ -187,6 +177,7 @@ class ToolRegistry:
         return len(self._tools)
 
     def get(self, name: str) -> Tool | None:
+        """The tool named ``name``, or None."""
         return self._tools.get(name)
 
     def timeout_for(self, name: str) -> float:
@@ -208,13 +199,14 @@ class ToolRegistry:
         output, _ = await self._run(name, arguments)
         return output
 
-    async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
-        """Run the calls of one response concurrently; the results come back in the order of ``calls``."""
+    async def call_many(self, calls: Sequence[PendingToolCall]) -> list[ToolOutput]:
+        """Run the calls of one response concurrently; the results come back in the order of ``calls``. This is
+        the ``realtime.conversation.ToolRunner`` shape."""
 
-        async def one(c: ToolCall) -> ToolResult:
+        async def one(c: PendingToolCall) -> ToolOutput:
             start = time.perf_counter()
             output, ok = await self._run(c.name, c.arguments)
-            return ToolResult(c.call_id, c.name, output, ok, (time.perf_counter() - start) * 1000.0)
+            return ToolOutput(c.call_id, output, ok, (time.perf_counter() - start) * 1000.0, c.name)
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
@@ -266,8 +258,8 @@ class ToolRegistry:
         except Exception as exc:
             if log.isEnabledFor(logging.DEBUG):
                 trace = "".join(traceback.format_exception(exc))
-                log.debug("tool %s raised:\n%s", name, scrub(trace, self._secrets))
-            detail = scrub(str(exc), self._secrets)
+                log.debug("tool %s raised:\n%s", name, redact(trace, self._secrets))
+            detail = redact(str(exc), self._secrets)
             return self._error(f"{name} failed: {type(exc).__name__}" + (f": {detail}" if detail else ""))
         try:
             data = to_jsonable(value)
@@ -275,7 +267,7 @@ class ToolRegistry:
             return self._error(f"{name} returned a value that is not JSON: {exc}")
         if not isinstance(data, dict):
             data = {"result": data}
-        return cap_json(data, self.max_output_bytes), True
+        return redact(cap_json(data, self.max_output_bytes), self._secrets), True
 
 
 def _describe(exc: ValidationError) -> str:

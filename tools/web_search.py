@@ -17,7 +17,7 @@ import tavily
 import tavily.errors
 from pydantic import Field
 
-from tools._output import scrub
+from realtime.redaction import redact
 from tools.registry import Tool, ToolError, tool
 
 __all__ = ["MAX_ANSWER_CHARS", "MAX_SNIPPET_CHARS", "TAVILY_DEFAULT_BASE_URL", "compact_results", "make_web_search"]
@@ -67,8 +67,8 @@ def compact_results(body: Any, max_results: int) -> dict[str, Any]:
 
 
 def _failure_message(exc: Exception) -> str:
-    """A readable description of a Tavily failure, without secrets (the caller scrubs the key as well)."""
-    detail = scrub(str(exc)).strip()
+    """A readable description of a Tavily failure, without secrets (the caller removes the key as well)."""
+    detail = redact(str(exc)).strip()
     suffix = f": {detail}" if detail else ""
     if isinstance(exc, tavily.InvalidAPIKeyError):
         return "Tavily rejected the API key (HTTP 401); web search is unavailable until TAVILY_API_KEY is fixed"
@@ -122,7 +122,7 @@ def make_web_search(api_key: str, *, base_url: str | None = None, timeout_s: flo
                     timeout=HTTP_TIMEOUT_S,
                 )
         except Exception as exc:
-            message = scrub(_failure_message(exc), (api_key,))
+            message = redact(_failure_message(exc), (api_key,))
             log.info("web_search failed: %s", message)
             raise ToolError(message) from None
         return compact_results(body, max_results)

@@ -74,6 +74,9 @@ class FakeClient:
     async def create_response(self) -> None:
         self.calls.append(("create_response",))
 
+    async def cancel(self) -> None:
+        self.calls.append(("cancel",))
+
     async def update_session(self, **changes: Any) -> None:
         self.calls.append(("update_session", changes))
 

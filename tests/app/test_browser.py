@@ -164,3 +164,6 @@ async def test_speaking_during_a_long_reply_stops_it_before_the_next_reply_plays
     new = [f for f in frames.named("audio_chunk") if f.data["track"] != first_track]
     assert old_after == [], "audio of the interrupted reply was still sent"
     assert new and min(f.at for f in new) > interrupt_at
+    # The cut story shows the words heard before the interruption, not only the mark.
+    cut = [t for t in await texts(page, ASSISTANT) if "(interrupted)" in t]
+    assert cut and all(t.replace("(interrupted)", "").strip(" .*\n") for t in cut), cut

@@ -223,6 +223,23 @@ async def test_barge_in_stops_the_track_once_and_forwards_nothing_more_of_it() -
     await chat.close()
 
 
+async def test_turning_the_mic_off_while_the_answer_plays_cancels_it_upstream() -> None:
+    """Not only a local mute: the session is told to cancel and truncate, so the model keeps only what was heard."""
+    chainlit_session()
+    chat, clients = make_chat()
+    assert await chat.start_voice()
+    clients[0].push(
+        ResponseStarted(response_id="r1", track="t1"),
+        AudioDelta(response_id="r1", item_id="a1", track="t1", pcm=pcm_ms(5000)),
+    )
+    await settle()
+    await chat.end_voice()
+    assert clients[0].names().count("cancel") == 1
+    await chat.end_voice()  # nothing plays any more: nothing to cancel
+    assert clients[0].names().count("cancel") == 1
+    await chat.close()
+
+
 async def test_an_interrupted_reply_shows_only_what_was_heard() -> None:
     session = chainlit_session()
     chat, clients = make_chat()

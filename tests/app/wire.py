@@ -1,5 +1,5 @@
-"""A Chainlit chat over the wire: python-socketio's AsyncClient speaking to a running app as the browser does
-(CHAINLIT.md "Testing"), recording every event it receives."""
+"""A Chainlit chat over the wire: python-socketio's AsyncClient speaking to a running app's socket.io endpoint as
+Chainlit's own frontend does, recording every event it receives."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The realtime core, the tools and the local engine together, over loopback: typed and spoken questions that
 need a tool, the tool run by the client, its output sent back and the spoken answer carrying its result; and the
-command line (``python -m realtime.cli``) against the engine, with text and with an audio file."""
+command line (``python -m cli``) against the engine, with text and with an audio file."""
 
 from __future__ import annotations
 
@@ -16,17 +16,25 @@ import pytest
 from local_engine.server import LocalRealtimeServer
 from realtime.client import RealtimeClient
 from realtime.config import Settings
+from realtime.conversation import Conversation
 from realtime.events import AppEvent, AudioDelta, ResponseDoneEvent, TextDelta, ToolCallFinished, UserTranscript
 from tests.audio import silence, speak_pcm, speak_wav
 from tests.tavily_fake import FakeTavily
-from tools import build_registry
+from tools import ToolRegistry, build_registry
 
 pytestmark = [pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def client_with(settings: Settings, registry: ToolRegistry) -> RealtimeClient:
+    """A client whose tool calls the conversation layer runs with ``registry``, as the app wires it."""
+    client = RealtimeClient(settings, tools=registry.definitions())
+    Conversation(client, registry)
+    return client
+
+
 def local_settings(engine: LocalRealtimeServer, **extra: Any) -> Settings:
-    return Settings(_env_file=None, realtime_provider="local", local_engine_url=engine.url, **extra)  # type: ignore[call-arg]
+    return Settings(_env_file=None, realtime_provider="local", local_engine_url=engine.url, **extra)
 
 
 async def turn(rt: RealtimeClient, events: Any, *, responses: int) -> list[AppEvent]:
@@ -49,7 +57,7 @@ def spoken_after(events: list[AppEvent], finished: ToolCallFinished) -> str:
 async def test_typed_calculation_runs_the_tool_and_speaks_its_result(engine: LocalRealtimeServer) -> None:
     settings = local_settings(engine)
     registry = build_registry(["calculate", "get_current_time"], tavily_api_key="")
-    async with RealtimeClient(settings, tools=registry) as rt:
+    async with client_with(settings, registry) as rt:
         events = rt.events()
         await rt.send_text("What is 12 times 7?")
         seen = await turn(rt, events, responses=2)
@@ -60,7 +68,7 @@ async def test_typed_calculation_runs_the_tool_and_speaks_its_result(engine: Loc
 
 async def test_spoken_question_for_the_time_runs_the_tool_and_speaks_the_time(engine: LocalRealtimeServer) -> None:
     registry = build_registry(["get_current_time"], tavily_api_key="")
-    async with RealtimeClient(local_settings(engine), tools=registry) as rt:
+    async with client_with(local_settings(engine), registry) as rt:
         events = rt.events()
         pcm = silence(300) + speak_pcm("What time is it in Tokyo?") + silence(1000)
         for i in range(0, len(pcm), 8192):
@@ -77,7 +85,7 @@ async def test_spoken_question_for_the_time_runs_the_tool_and_speaks_the_time(en
 async def test_web_search_goes_through_tavily_and_its_answer_is_spoken(engine: LocalRealtimeServer) -> None:
     async with FakeTavily(answer="The Chainlit docs live at docs.chainlit.io.") as tavily:
         registry = build_registry(["web_search"], tavily_api_key=tavily.api_key, tavily_base_url=tavily.base_url)
-        async with RealtimeClient(local_settings(engine), tools=registry) as rt:
+        async with client_with(local_settings(engine), registry) as rt:
             events = rt.events()
             await rt.send_text("Search the web for Chainlit documentation.")
             seen = await turn(rt, events, responses=2)
@@ -91,7 +99,7 @@ async def run_cli(engine: LocalRealtimeServer, *args: str) -> tuple[int, str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "TAVILY_"))}
     env.update(LOCAL_ENGINE_URL=engine.url, TOOLS_ENABLED="calculate,get_current_time")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "realtime.cli", "--provider", "local", *args, cwd=ROOT, env=env,
+        sys.executable, "-m", "cli", "--provider", "local", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 120)
@@ -123,9 +131,25 @@ async def test_cli_reports_an_unreachable_engine_in_one_line(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_"))}
     env["LOCAL_ENGINE_URL"] = "ws://127.0.0.1:9/v1"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "realtime.cli", "--provider", "local", "--text", "hi", cwd=ROOT, env=env,
+        sys.executable, "-m", "cli", "--provider", "local", "--text", "hi", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 3
     assert err.decode().strip().count("\n") == 0 and "connect" in err.decode()
+
+
+async def test_cli_starts_the_engine_in_process_and_realtime_cli_alone_says_what_it_needs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "TAVILY_", "LOCAL_ENGINE"))}
+    env["TOOLS_ENABLED"] = "calculate"
+    for module, expected in (("realtime.cli", 2), ("cli", 0)):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, "--provider", "local", "--text", "What is 6 times 7?", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == expected, err.decode()
+        if module == "realtime.cli":
+            assert "python -m cli" in err.decode() and "LOCAL_ENGINE_URL" in err.decode()
+        else:
+            assert "42" in out.decode() and "[tool] calculate" in out.decode()
