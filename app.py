@@ -207,8 +207,8 @@ else:
 # DATA_DIR (see chat_app.data_layer). Registered in every case, so Chainlit never starts a data layer of its own.
 HISTORY = history_from_env(os.environ, sign_in=AUTH is not None, app_dir=Path(APP_ROOT))  # raises on a bad URL
 HISTORY_LAYER = HistoryDataLayer(HISTORY, secrets=secrets_of(SETTINGS)) if HISTORY.enabled else None
-if HISTORY_LAYER is None:
-    log.info("history is off (%s); sign in to keep conversations", HISTORY.reason)
+if HISTORY_LAYER is None:  # a DATABASE_URL that goes unused deserves more than an info line
+    (log.warning if os.environ.get("DATABASE_URL") else log.info)("history is off: %s", HISTORY.reason)
 
 
 @cl.data_layer

@@ -22,7 +22,9 @@ layer with a schema made by other tools. The app always registers one (``@cl.dat
 Schema: the tables and columns ``SQLAlchemyDataLayer`` reads and writes (Chainlit 2.12, ``data/sql_alchemy.py``),
 made by ordered, numbered :data:`MIGRATIONS`. The version reached is kept in ``history_schema_version``; at
 startup the app applies the missing ones, in one transaction under an advisory lock on PostgreSQL, so replicas
-starting together do not race. Every statement is idempotent (``IF NOT EXISTS``).
+starting together do not race. Every statement is idempotent (``IF NOT EXISTS``). (Alembic would bring a
+migration environment, script directory and template engine for five tables whose shape Chainlit dictates; a
+numbered list in this module does the same job.)
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -264,6 +266,8 @@ async def migrate(layer: SQLAlchemyDataLayer, migrations: Sequence[Migration] = 
     """Bring the database of ``layer`` to the newest schema; returns the versions applied now (none when it was
     up to date). One transaction; on PostgreSQL under an advisory lock, so concurrent starts apply each once."""
     dialect = layer.engine.dialect.name
+    if dialect == "sqlite" and layer.engine.url.database not in (None, "", ":memory:"):
+        Path(str(layer.engine.url.database)).parent.mkdir(parents=True, exist_ok=True)  # made on first use only
     applied_now: list[int] = []
     async with layer.engine.begin() as conn:
         if dialect == "postgresql":
@@ -285,6 +289,14 @@ async def migrate(layer: SQLAlchemyDataLayer, migrations: Sequence[Migration] = 
 # ---------------------------------------------------------------------------------------------------- data layer
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Each SQLite connection: with the write-ahead log (set at startup), commit without waiting for the disk
+    at every write (``synchronous=NORMAL``: the file stays consistent; a power cut may lose the last writes)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class HistoryDataLayer(SQLAlchemyDataLayer):
     """Chainlit's SQLAlchemy data layer whose schema is made on first use (:meth:`prepare`), and which redacts
     ``secrets`` from every step it stores (tool arguments and results, messages)."""
@@ -299,13 +311,13 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self._ready_lock = asyncio.Lock()
         self._locks: dict[str, list[Any]] = {}  # thread id -> [its write lock, users]
         self._first_written: OrderedDict[str, str] = OrderedDict()  # step id -> createdAt given to it
+        self._deleted: OrderedDict[str, None] = OrderedDict()  # ids of threads deleted by this process
         connect_args: dict[str, Any] = {}
         if config.dialect == "sqlite":
-            path = make_url(config.url).database
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
             connect_args["timeout"] = 30  # seconds a writer waits for the file's lock
         super().__init__(conninfo=config.url, connect_args=connect_args)
+        if config.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def prepare(self) -> None:
         """Create or migrate the schema once (at startup; again only after a failure). Waits up to
@@ -357,7 +369,8 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
 
     async def create_step(self, step_dict: Any) -> None:
         async with self._write_lock(step_dict):
-            await super().create_step(self._redacted(self._dated(step_dict)))
+            if not self._is_deleted(step_dict):
+                await super().create_step(self._redacted(self._dated(step_dict)))
 
     def _dated(self, step_dict: Any) -> Any:
         """A streamed message reaches the data layer without ``createdAt`` (Chainlit sets it only in ``send``), and
@@ -376,7 +389,24 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # Chainlit's update_step is its create_step (an upsert); calling that directly keeps the lock single-held,
         # and before the first turn queues creations and updates in one queue, in order.
         async with self._write_lock(step_dict):
-            await super().create_step(self._redacted(self._dated(step_dict)))
+            if not self._is_deleted(step_dict):
+                await super().create_step(self._redacted(self._dated(step_dict)))
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread and all it holds. A chat still open on it in this process (its status, the end of an
+        answer) writes no more: each write would otherwise bring the deleted thread back."""
+        self._deleted[thread_id] = None
+        while len(self._deleted) > _DATED_STEPS:
+            self._deleted.popitem(last=False)
+        async with self._write_lock({"threadId": thread_id}):
+            await super().delete_thread(thread_id)
+
+    async def update_thread(self, thread_id: str, *args: Any, **kwargs: Any) -> None:
+        if thread_id not in self._deleted:
+            await super().update_thread(thread_id, *args, **kwargs)
+
+    def _is_deleted(self, step_dict: Any) -> bool:
+        return isinstance(step_dict, dict) and step_dict.get("threadId") in self._deleted
 
     @contextlib.asynccontextmanager
     async def _write_lock(self, step_dict: Any) -> AsyncIterator[None]:

@@ -45,6 +45,7 @@ log = logging.getLogger("app")
 MAX_EARLIER_ITEMS = 40  # the newest turns replayed into a resumed session
 MAX_EARLIER_CHARS = 24_000  # and at most this much text (about 6,000 tokens)
 STATUS_AUTHOR = "Status"
+_SETTINGS_KEPT = "history_settings_kept"
 _INTERRUPTED = re.compile(r"\s*\*\(interrupted\)\*\s*$")
 
 
@@ -112,6 +113,9 @@ async def keep_settings(values: Mapping[str, Any] | None = None) -> None:
     data_layer = get_data_layer()
     if session is None or data_layer is None or not session.has_first_interaction:
         return
+    if values is None and cl.user_session.get(_SETTINGS_KEPT):
+        return  # kept once at the thread's start; later changes come with their values
+    cl.user_session.set(_SETTINGS_KEPT, True)
     settings = dict(session.chat_settings or {})
     settings.update(values or {})
     try:

@@ -98,7 +98,7 @@ class SignedInChat(WireChat):
         self.browser = browser
         self.thread_id = ""
 
-    async def open(self, thread_id: str = "") -> None:  # type: ignore[override]
+    async def open(self, thread_id: str = "") -> None:
         self.thread_id = thread_id
         await self.sio.connect(
             self.url,

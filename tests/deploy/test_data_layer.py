@@ -206,7 +206,7 @@ async def test_a_resumed_chat_seeds_its_session_right_after_connecting() -> None
         clients.append(SeedableClient(options))
         return clients[-1]
 
-    chat = VoiceChat(factory, SessionOptions(), provider_name="local", provider_label="the local engine")  # type: ignore[arg-type]
+    chat = VoiceChat(factory, SessionOptions(), provider_name="local", provider_label="the local engine")
     chat.earlier_items = earlier_items({"steps": [step("user_message", "hello")]})
     await chat.send_text("what did I say?")
     await settle()

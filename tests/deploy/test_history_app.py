@@ -14,6 +14,7 @@ import sqlite3
 import urllib.error
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,9 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     await wait_answers(chat, 1)
     await chat.type("and my cat is called Miso")
     await wait_answers(chat, 2)
+    await chat.sio.emit("chat_settings_change", {"voice": "echo"})  # a setting changed during the chat
+    first = str(chat.first_interaction_thread())
+    await chat.wait(lambda: '"voice": "echo"' in str(alice.thread(first).get("metadata")), 20, "the setting kept")
     await chat.type("what time is it in Tokyo?")
     await chat.wait(lambda: any(chat.messages("tool").values()), 60, "the tool step")
     await wait_answers(chat, 3)
@@ -84,13 +88,17 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
         await intruder.open(thread_id)
     await intruder.sio.disconnect()
 
-    # The tool step is kept with its arguments, result and duration.
+    # The tool step is kept with its arguments, result and duration (written by tasks: wait for the last one).
+    def tool_step() -> dict[str, Any]:
+        return next((s for s in alice.thread(thread_id)["steps"] if s["type"] == "tool"), {})
+
+    await chat.wait(lambda: "ms)" in str(tool_step().get("name")), 20, "the finished tool step")
     stored = alice.thread(thread_id)
-    tool = next(s for s in stored["steps"] if s["type"] == "tool")
+    tool = tool_step()
     assert re.fullmatch(r"get_current_time \(\d+ ms\)", tool["name"]), tool["name"]
     assert "Asia/Tokyo" in tool["input"] and "Asia/Tokyo" in tool["output"]
     assert tool["start"] and tool["end"] and tool["start"] <= tool["end"]
-    assert json.loads(stored["metadata"])["chat_settings"]["voice"]  # the chat settings are in the thread
+    assert json.loads(stored["metadata"])["chat_settings"]["voice"] == "echo"  # the chat settings are in the thread
 
     # Resume: the history is shown, the new session holds it, the next answer uses it.
     resumed = alice.chat()
@@ -99,6 +107,13 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     shown = [s.get("output") for s in resumed.named("resume_thread")[0]["steps"]]
     assert "my favourite colour is teal" in shown and "and my cat is called Miso" in shown
     assert sum(1 for s in resumed.named("resume_thread")[0]["steps"] if s.get("name") == "Status") == 0
+
+    # The settings come back: the panel shows the voice chosen before.
+    def voice_shown() -> object:
+        panels = resumed.named("chat_settings")
+        return next((w.get("initial") for w in panels[-1] if w.get("id") == "voice"), None) if panels else None
+
+    await resumed.wait(lambda: voice_shown() == "echo", 30, "the settings panel with the earlier voice")
     await resumed.type("what did I say first?")
     await resumed.wait(lambda: len(assistant_texts(resumed)) >= 1, 60, "the answer after resuming")
     answer = assistant_texts(resumed)[-1]
@@ -136,5 +151,9 @@ async def test_a_chat_begun_by_voice_is_kept(
     await chat.wait(lambda: any(t["id"] == thread_id for t in bob.threads()), 20, "the spoken chat in the list")
     listed = next(t for t in bob.threads() if t["id"] == thread_id)
     assert "remember" in str(listed["name"]).lower()
-    outputs = [s["output"] for s in bob.thread(thread_id)["steps"] if s["type"] == "user_message"]
-    assert any("remember" in o.lower() and "…" not in o for o in outputs), outputs  # the final transcript
+
+    def said() -> list[str]:
+        return [s["output"] for s in bob.thread(thread_id)["steps"] if s["type"] == "user_message"]
+
+    # the final transcript, not a partial one (each is written by a task of its own: wait for the last)
+    await chat.wait(lambda: any("remember" in o.lower() and "…" not in o for o in said()), 20, "the transcript")

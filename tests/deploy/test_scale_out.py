@@ -10,7 +10,6 @@ replicas run, every request of a browser reaches one replica (nginx's access log
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections import defaultdict
@@ -103,7 +102,8 @@ async def test_chat_survives_its_replica(stack: Stack, speech: Callable[[str], P
     spoken = next(t for t in chat.messages("user_message").values() if "remember" in t.lower())
     thread_id = chat.first_interaction_thread()
     assert thread_id
-    await asyncio.sleep(1.0)  # the last steps reach the database
+    # Chainlit writes each message in a task of its own: wait until the last ones are in the database.
+    await chat.wait(lambda: spoken in [s.get("output") for s in browser.thread(thread_id)["steps"]], 30, "the writes")
     await chat.close()
 
     served = stack.upstreams_by_affinity()[browser.cookies["rvc_affinity"]]
