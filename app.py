@@ -125,7 +125,7 @@ async def on_chat_start() -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     await _chat().send_text(message.content)
-    await history.keep_settings()
+    await history.typed_turn()
 
 
 @cl.on_audio_start

@@ -38,6 +38,7 @@ __all__ = [
     "resume",
     "start_after_resume",
     "start_thread",
+    "typed_turn",
 ]
 
 log = logging.getLogger("app")
@@ -46,6 +47,7 @@ MAX_EARLIER_ITEMS = 40  # the newest turns replayed into a resumed session
 MAX_EARLIER_CHARS = 24_000  # and at most this much text (about 6,000 tokens)
 STATUS_AUTHOR = "Status"
 _SETTINGS_KEPT = "history_settings_kept"
+_NAMED = "history_thread_named"
 _INTERRUPTED = re.compile(r"\s*\*\(interrupted\)\*\s*$")
 
 
@@ -87,10 +89,22 @@ async def start_thread(first_words: str) -> None:
     """A spoken turn: start the thread if no typed message did (Chainlit's ``first_interaction``), so what was
     said is stored and the chat is listed; then keep the settings."""
     session = _session()
-    if session is None or session.has_first_interaction:
+    if session is None or cl.user_session.get(_NAMED):
+        return
+    cl.user_session.set(_NAMED, True)
+    name = first_words[:200] or "Spoken chat"
+    if session.has_first_interaction:
+        # Chainlit started the thread when the microphone stopped (push-to-talk: before the words were known)
+        # and named it "audio": name it after them.
+        data_layer = get_data_layer()
+        if data_layer is not None and first_words:
+            try:
+                await data_layer.update_thread(thread_id=session.thread_id, name=name)
+            except Exception as exc:
+                log.warning("naming the thread failed: %s", type(exc).__name__)
+        await keep_settings()
         return
     session.has_first_interaction = True
-    name = first_words[:200] or "Spoken chat"
     # What Chainlit's emitter.init_thread does, except that the writes held back until now are made here, in
     # order, before the caller stores the turn's transcript (Chainlit flushes them in a task of its own, which
     # the transcript's write could overtake: the thread kept the partial transcript).
@@ -103,6 +117,12 @@ async def start_thread(first_words: str) -> None:
             log.warning("starting the thread failed: %s", type(exc).__name__)
         await session.flush_method_queue()
     await cl.context.emitter.emit("first_interaction", {"interaction": name, "thread_id": session.thread_id})
+    await keep_settings()
+
+
+async def typed_turn() -> None:
+    """A typed message: Chainlit started the thread with it and named it after it; keep the settings."""
+    cl.user_session.set(_NAMED, True)
     await keep_settings()
 
 
@@ -129,6 +149,7 @@ async def resume(chat: VoiceChat, thread: ThreadDict, *, transcription_model: st
     its realtime session at connect), and drop the status messages of earlier sessions from the thread (a new one
     shows this session's). Returns the number of conversation items to seed."""
     session = _session()
+    cl.user_session.set(_NAMED, True)  # a resumed thread keeps its name
     settings = session.chat_settings if session is not None else {}
     if settings:
         chat.options = options_from_values(settings, chat.options, transcription_model=transcription_model)

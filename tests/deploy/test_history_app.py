@@ -142,15 +142,19 @@ async def test_a_chat_begun_by_voice_is_kept(
     chat = bob.chat()
     await chat.open()
     await chat.wait(lambda: "Connected" in chat.status(), 60, "the session")
+    # Push-to-talk: Chainlit starts the thread (named "audio") when the microphone stops, before the words are
+    # known; the thread is named after them once they are.
+    await chat.sio.emit("chat_settings_change", {"turn_detection": "push_to_talk"})
     await chat.voice_on()
-    await chat.speak(load_pcm(speech("Please remember the number forty two.")))
+    await chat.speak(load_pcm(speech("Please remember the number forty two.")), silence_ms=300)
+    await chat.sio.emit("audio_end")
     await wait_answers(chat, 1)
     thread_id = chat.first_interaction_thread()
     await chat.close()
     assert thread_id
     await chat.wait(lambda: any(t["id"] == thread_id for t in bob.threads()), 20, "the spoken chat in the list")
-    listed = next(t for t in bob.threads() if t["id"] == thread_id)
-    assert "remember" in str(listed["name"]).lower()
+    await chat.wait(lambda: "remember" in str(next(t for t in bob.threads() if t["id"] == thread_id)["name"]).lower(),
+                    20, "the thread named after the words")  # fmt: skip
 
     def said() -> list[str]:
         return [s["output"] for s in bob.thread(thread_id)["steps"] if s["type"] == "user_message"]

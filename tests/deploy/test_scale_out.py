@@ -131,5 +131,6 @@ async def test_chat_survives_its_replica(stack: Stack, speech: Callable[[str], P
     assert said[0] == "my favourite colour is teal" and spoken in said and said[-1] == "what did I say first?"
     await resumed.close()
     assert "resuming a thread: " in survivor.log()
-    after = stack.upstreams_by_affinity()[browser.cookies["rvc_affinity"]]
-    assert survivor.url.removeprefix("http://") in after
+    # nginx logs a websocket when it closes: wait for the resumed socket's line, served by the survivor
+    key, host = browser.cookies["rvc_affinity"], survivor.url.removeprefix("http://")
+    await resumed.wait(lambda: host in stack.upstreams_by_affinity()[key], 15, "the survivor in nginx's log")
