@@ -14,10 +14,10 @@ normalisation over 0-8000 Hz, ``log10`` with a floor of 1e-10, the last frame dr
 the maximum, then ``(x + 4) / 4``. Only numpy: no torch, no transformers.
 
 :class:`SemanticVadStream` is the ``semantic_vad`` turn detection of the Realtime API: Silero VAD finds speech and
-pauses; when a pause has lasted long enough, Smart Turn judges the audio of the turn so far. A finished sentence
-ends the turn about 200 ms after its last word (``eagerness`` medium); a pause in the middle of one is waited
-through, up to a maximum pause after which the turn ends anyway. The words recognised so far vote too
-(:func:`transcript_cue`).
+pauses; when a pause has lasted long enough, the words recognised so far (:func:`transcript_cue`) and, when they
+leave it open, Smart Turn on the audio of the turn decide whether it ends the turn. A finished sentence ends the
+turn about 200 ms after its last word (``eagerness`` medium); a pause in the middle of one is waited through, up
+to a maximum pause after which the turn ends anyway.
 """
 
 from __future__ import annotations
@@ -312,18 +312,19 @@ class SemanticVadStream(SileroVadStream):
         return cue == "finished" or probability >= needed + UNPUNCTUATED_MARGIN
 
     async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
-        """Judge the current pause: Smart Turn (on a worker thread; needs ``turn``) and ``transcript`` (the words
-        so far) run in parallel, then :meth:`judge`. Returns the end of the turn (:meth:`end_turn`) when the pause
-        ends it and no speech came meanwhile, else ``None``."""
+        """Judge the current pause with ``transcript`` (the words so far) and, when they leave it open (cue
+        ``unknown``), Smart Turn (on a worker thread; needs ``turn``), then :meth:`judge`. Returns the end of the
+        turn (:meth:`end_turn`) when the pause ends it and no speech came meanwhile, else ``None``. Smart Turn
+        does not run when the words decide: the model would only take a core from the recognizer."""
         audio, judged, pause = self.turn_audio(), self._done, self._pause_id
-        if self._turn is not None:
-            probability, text = await asyncio.gather(asyncio.to_thread(self._turn.probability, audio), transcript)
-        else:
-            probability, text = 0.5, await transcript
-        self.last_probability = probability
+        text = await transcript
+        probability = 0.5
+        if self._turn is not None and transcript_cue(text) == "unknown":
+            probability = await asyncio.to_thread(self._turn.probability, audio)
+            self.last_probability = probability
+        last_check = needed <= self.schedule.checks[-1][1]
         log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r", needed, probability, text[-60:])
-        if not self.judge(probability, text, needed, last_check=needed <= self.schedule.checks[-1][1]):
-            log.debug("pause of %s ms goes on: p=%.3f, %r", self.pause_ms, probability, text[-40:])
+        if not self.judge(probability, text, needed, last_check=last_check):
             return None
         if pause != self._pause_id:
             return None  # speech came (and maybe another pause) while judging: this pause is over
