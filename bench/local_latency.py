@@ -96,8 +96,8 @@ UTTERANCES = (
     "Could you help me plan a trip to Italy?",
     "How do bees make honey?",
 )
-# Sentences with a hesitation in the middle ("|" marks it): mostly after a word the sentence cannot end on, as
-# people hesitate before content words; three after a content word.
+# Sentences with a hesitation in the middle, where the words so far are not a sentence yet (a listener waits):
+# after a preposition, an article, a possessive or a conjunction, as people hesitate before content words.
 PAUSED = (
     ("I would like to know the", "weather in Paris today."),
     ("Can you tell me about", "the history of Rome?"),
@@ -107,8 +107,8 @@ PAUSED = (
     ("Tell me something interesting about", "the planet Mars."),
     ("What should I buy for my", "sister's birthday?"),
     ("I want to go to the beach and", "swim in the ocean."),
-    ("Can you remind me to call", "my mother tomorrow?"),
-    ("I need a recipe for chocolate", "chip cookies."),
+    ("Can you remind me to", "call my mother tomorrow?"),
+    ("I need a recipe for", "chocolate chip cookies."),
 )
 PAUSE_MS = (600, 700, 800, 900, 1000)
 

@@ -14,10 +14,10 @@ normalisation over 0-8000 Hz, ``log10`` with a floor of 1e-10, the last frame dr
 the maximum, then ``(x + 4) / 4``. Only numpy: no torch, no transformers.
 
 :class:`SemanticVadStream` is the ``semantic_vad`` turn detection of the Realtime API: Silero VAD finds speech and
-pauses; when a pause has lasted long enough, Smart Turn judges the audio of the turn so far. A finished sentence
-ends the turn about 200 ms after its last word (``eagerness`` medium); a pause in the middle of one is waited
-through, up to a maximum pause after which the turn ends anyway. The words recognised so far vote too
-(:func:`transcript_cue`).
+pauses; when a pause has lasted long enough, the words recognised so far (:func:`transcript_cue`) and, when they
+leave it open, Smart Turn on the audio of the turn decide whether it ends the turn. A finished sentence ends the
+turn about 200 ms after its last word (``eagerness`` medium); a pause in the middle of one is waited through, up
+to a maximum pause after which the turn ends anyway.
 """
 
 from __future__ import annotations
@@ -184,18 +184,23 @@ _RARELY_LAST = frozenset(
      "that", "this", "these", "those", "which", "who", "what", "where", "when", "how", "why", "there", "it",
      "you", "me", "some", "any", "no", "not", "very", "more", "most", "so", "just", "also"]
 )  # fmt: skip
+_PREPOSITIONS = frozenset(
+    ["of", "to", "in", "on", "at", "by", "for", "with", "from", "about", "into", "onto", "over", "under",
+     "between", "through", "during", "like", "as"]
+)  # fmt: skip
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
-Cue = Literal["finished", "unfinished", "unknown"]
+Cue = Literal["finished", "doubtful", "unfinished", "unknown"]
 
 
 def transcript_cue(text: str) -> Cue:
     """What the words recognised so far say about the end of the turn.
 
     ``unfinished``: nothing recognised, or the text ends with a comma, an ellipsis or a dash, or its last word is
-    one a sentence does not end on (``the``, ``and``, ``um``...), or one it rarely ends on (``to``, ``is``...)
-    without final punctuation; ``finished``: it ends with ``.``, ``?`` or ``!`` (Whisper punctuates from prosody
-    and syntax); ``unknown`` otherwise."""
+    one a sentence does not end on (``the``, ``and``, ``um``...), or one it rarely ends on (``to``, ``about``,
+    ``is``...) without final punctuation; ``doubtful``: a preposition with final punctuation ("Where are you
+    from?", but Whisper also puts ``?`` after a cut-off "Can you tell me about"); ``finished``: it ends with
+    ``.``, ``?`` or ``!`` (Whisper punctuates from prosody and syntax); ``unknown`` otherwise."""
     stripped = text.strip()
     found = _WORD.findall(stripped.lower())
     if not found or stripped.endswith((",", "...", "\u2026", "-", "\u2014", ";", ":")):
@@ -203,6 +208,8 @@ def transcript_cue(text: str) -> Cue:
     punctuated = stripped.endswith((".", "?", "!"))
     if found[-1] in _NEVER_LAST or (found[-1] in _RARELY_LAST and not punctuated):
         return "unfinished"
+    if found[-1] in _PREPOSITIONS:
+        return "doubtful"
     return "finished" if punctuated else "unknown"
 
 
@@ -289,10 +296,10 @@ class SemanticVadStream(SileroVadStream):
         return self._ring[max(0, self._ring.size - (self._done - first)) :].copy()
 
     @staticmethod
-    def judge(probability: float, transcript: str, needed: float) -> bool:
+    def judge(probability: float, transcript: str, needed: float, *, last_check: bool = False) -> bool:
         """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`);
-        yes when it ends a sentence, or when it has no final punctuation and Smart Turn's probability reaches
-        ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
+        when it is doubtful, only at the schedule's ``last_check``; yes when it ends a sentence, or when it has no
+        final punctuation and Smart Turn's probability reaches ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
 
         The transcript votes first because on synthetic test voices (espeak-ng, Piper) Smart Turn v3.2's
         probability did not separate finished sentences from the same sentences cut mid-phrase (it does answer
@@ -300,21 +307,24 @@ class SemanticVadStream(SileroVadStream):
         cue = transcript_cue(transcript)
         if cue == "unfinished":
             return False
+        if cue == "doubtful":
+            return last_check
         return cue == "finished" or probability >= needed + UNPUNCTUATED_MARGIN
 
     async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
-        """Judge the current pause: Smart Turn (on a worker thread; needs ``turn``) and ``transcript`` (the words
-        so far) run in parallel, then :meth:`judge`. Returns the end of the turn (:meth:`end_turn`) when the pause
-        ends it and no speech came meanwhile, else ``None``."""
+        """Judge the current pause with ``transcript`` (the words so far) and, when they leave it open (cue
+        ``unknown``), Smart Turn (on a worker thread; needs ``turn``), then :meth:`judge`. Returns the end of the
+        turn (:meth:`end_turn`) when the pause ends it and no speech came meanwhile, else ``None``. Smart Turn
+        does not run when the words decide: the model would only take a core from the recognizer."""
         audio, judged, pause = self.turn_audio(), self._done, self._pause_id
-        if self._turn is not None:
-            probability, text = await asyncio.gather(asyncio.to_thread(self._turn.probability, audio), transcript)
-        else:
-            probability, text = 0.5, await transcript
-        self.last_probability = probability
+        text = await transcript
+        probability = 0.5
+        if self._turn is not None and transcript_cue(text) == "unknown":
+            probability = await asyncio.to_thread(self._turn.probability, audio)
+            self.last_probability = probability
+        last_check = needed <= self.schedule.checks[-1][1]
         log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r", needed, probability, text[-60:])
-        if not self.judge(probability, text, needed):
-            log.debug("pause of %s ms goes on: p=%.3f, %r", self.pause_ms, probability, text[-40:])
+        if not self.judge(probability, text, needed, last_check=last_check):
             return None
         if pause != self._pause_id:
             return None  # speech came (and maybe another pause) while judging: this pause is over
@@ -347,14 +357,16 @@ class SemanticVadStream(SileroVadStream):
                     self._silence_start = None
                     self._checks_done = 0
                     self._onset = frame_start
+                    self._speech_end = frame_end
                     onset_ms = frame_start // _SAMPLES_PER_MS
                     events.append(VadSpeechStarted(audio_start_ms=max(0, onset_ms - self.prefix_padding_ms)))
                 continue
             if p >= self.threshold:
                 self._silence_start = None
                 self._checks_done = 0
+                self._speech_end = frame_end
             elif p < self._low and self._silence_start is None:
-                self._silence_start = frame_start
+                self._silence_start = self._speech_end  # the frames in between (hysteresis) were not speech
                 self._pause_id += 1
             if self._silence_start is not None and frame_end - self._silence_start >= max_pause:
                 events.append(VadSpeechStopped(audio_end_ms=frame_end // _SAMPLES_PER_MS))

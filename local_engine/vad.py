@@ -7,8 +7,9 @@ from frame to frame, and the ``n`` rows of one call are consecutive frames, so a
 one speech probability per frame.
 
 Boundary rules follow the model card's ``VADIterator``: speech starts when a frame's probability reaches
-``threshold``; once in speech, a frame below ``threshold - 0.15`` (hysteresis) starts a silence, a frame at or
-above ``threshold`` cancels it, and speech stops when the silence has lasted ``silence_duration_ms``. The reported
+``threshold``; once in speech, a frame below ``threshold - 0.15`` (hysteresis) confirms a silence, counted from the
+end of the last frame at or above ``threshold``; such a frame cancels it, and speech stops when the silence has
+lasted ``silence_duration_ms``. The reported
 times follow ``input_audio_buffer.speech_started`` / ``speech_stopped`` of the Realtime API: ``audio_start_ms`` is
 the onset minus ``prefix_padding_ms``, ``audio_end_ms`` the start of the silence plus ``silence_duration_ms``.
 """
@@ -99,6 +100,7 @@ class SileroVadStream:
         self._done = 0  # 16 kHz samples already run through the model
         self._in_speech = False
         self._silence_start: int | None = None  # 16 kHz sample where the current silence began
+        self._speech_end = 0  # 16 kHz sample just past the last frame judged speech
 
     def feed(self, pcm: bytes) -> list[VadSpeechStarted | VadSpeechStopped]:
         """Push PCM16 little-endian 24 kHz mono audio (any even number of bytes, may be empty).
@@ -138,6 +140,8 @@ class SileroVadStream:
         if not self._in_speech and not speech.any():
             return events
         if self._in_speech and self._silence_start is None and not quiet.any():
+            if speech.any():
+                self._speech_end = start + (int(np.flatnonzero(speech)[-1]) + 1) * FRAME
             return events
         silence_samples = self.silence_duration_ms * _SAMPLES_PER_MS
         for i in range(probs.size):
@@ -147,13 +151,15 @@ class SileroVadStream:
                 if speech[i]:
                     self._in_speech = True
                     self._silence_start = None
+                    self._speech_end = frame_end
                     onset_ms = frame_start // _SAMPLES_PER_MS
                     events.append(VadSpeechStarted(audio_start_ms=max(0, onset_ms - self.prefix_padding_ms)))
                 continue
             if speech[i]:
                 self._silence_start = None
+                self._speech_end = frame_end
             elif quiet[i] and self._silence_start is None:
-                self._silence_start = frame_start
+                self._silence_start = self._speech_end  # the frames in between (hysteresis) were not speech
             if self._silence_start is not None and frame_end - self._silence_start >= silence_samples:
                 end = self._silence_start + silence_samples
                 events.append(VadSpeechStopped(audio_end_ms=end // _SAMPLES_PER_MS))

@@ -108,7 +108,8 @@ def test_smart_turn_tells_a_finished_sentence_from_one_cut_at_a_hesitation(
     ("text", "cue"),
     [
         ("What is the capital of Canada?", "finished"),
-        ("Where are you from?", "finished"),
+        ("Where are you from?", "doubtful"),
+        ("Can you tell me about?", "doubtful"),
         ("Yes, I can.", "finished"),
         ("Tell me about", "unfinished"),
         ("I would like a cup of the", "unfinished"),
@@ -128,6 +129,7 @@ def test_judge_waits_on_unfinished_words() -> None:
     assert judge(0.01, "How far away is the moon?", 0.5)  # the words end a sentence
     assert not judge(0.99, "Can you tell me about", 0.15)  # the words do not, whatever the model hears
     assert not judge(0.99, "I went to the store and um", 0.15)
+    assert not judge(0.99, "What is the best way to?", 0.5) and judge(0.0, "What is it about?", 0.15, last_check=True)
     assert judge(0.8, "Tell me a joke", 0.5) and not judge(0.6, "Tell me a joke", 0.5)  # no final punctuation
 
 
