@@ -60,7 +60,8 @@ CHAT_KEY = "voice_chat"
 
 TOOLS = tool_runner(SETTINGS)
 VOICE_ADMISSION = VoiceAdmission(max_voice_sessions_from_env(os.environ))
-install_socket_guards()  # malformed audio and settings payloads are dropped before Chainlit's handlers
+# Malformed audio and settings payloads are dropped before Chainlit's handlers; audio goes straight to the chat.
+install_socket_guards(on_audio=lambda pcm: _chat().push_audio(pcm))
 
 PROVIDER: Provider | None = None
 PROVIDER_ERROR = ""

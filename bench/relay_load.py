@@ -146,8 +146,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="audio streamed per step")
     parser.add_argument("--batch", type=int, default=20, help="chats opened at once")
     parser.add_argument("--max-voice-sessions", type=int, default=None, help="MAX_VOICE_SESSIONS for the app")
+    parser.add_argument(
+        "--no-deflate", action="store_true", help="UVICORN_WS_PER_MESSAGE_DEFLATE=false: no compression to browsers"
+    )
     args = parser.parse_args(argv)
     env = {"MAX_VOICE_SESSIONS": str(args.max_voice_sessions)} if args.max_voice_sessions is not None else {}
+    if args.no_deflate:
+        env["UVICORN_WS_PER_MESSAGE_DEFLATE"] = "false"
     if os.environ.get("APP_PROFILE"):
         env["APP_PROFILE"] = os.environ["APP_PROFILE"]
     asyncio.run(run([int(n) for n in args.sessions.split(",")], args.seconds, args.batch, **env))

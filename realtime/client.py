@@ -375,8 +375,10 @@ class RealtimeClient:
         return task
 
     async def _flush(self) -> None:
+        connected = self._ws is not None
         for event in self.session.data_to_send():
-            self._send_queue.put_nowait(event)
+            if connected or event.get("type") != _APPEND:  # audio while reconnecting would be dropped anyway
+                self._send_queue.put_nowait(event)
         if self.session.response_active:
             if self._expecting_since is None:
                 self._expecting_since = time.monotonic()

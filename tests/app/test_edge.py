@@ -295,3 +295,36 @@ async def test_a_flapping_connection_toasts_once_per_streak_and_repeats_no_error
     assert [t["message"] for t in toasts(session)] == ["Connection lost; reconnecting…", "Reconnected"]
     assert len(user_messages(session)) == 1
     await chat.close()
+
+
+async def test_well_formed_audio_goes_straight_to_the_chat_in_its_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainlit.context import context_var
+    from chainlit.session import WebsocketSession
+
+    session = chainlit_session()
+    session.get_config = lambda: __import__("chainlit.config", fromlist=["config"]).config
+    session.get_config().features.audio.enabled = True
+    monkeypatch.setattr(WebsocketSession, "get", classmethod(lambda cls, sid: session if sid == "sid1" else None))
+
+    class FakeSio:
+        def __init__(self) -> None:
+            async def chainlit_audio(sid: str, payload: Any) -> None:
+                raise AssertionError("Chainlit's handler is bypassed")
+
+            async def settings(sid: str, payload: Any) -> None:
+                return None
+
+            self.handlers: dict[str, dict[str, Any]] = {
+                "/": {"audio_chunk": chainlit_audio, "chat_settings_change": settings}
+            }
+
+        def on(self, event: str, handler: Any) -> None:
+            self.handlers["/"][event] = handler
+
+    got: list[tuple[bytes, Any]] = []
+    sio = FakeSio()
+    install_socket_guards(sio, on_audio=lambda pcm: got.append((pcm, context_var.get().session)))
+    good = {"isStart": True, "mimeType": "pcm16", "elapsedTime": 0.0, "data": b"\x01\x00"}
+    await sio.handlers["/"]["audio_chunk"]("sid1", good)
+    await sio.handlers["/"]["audio_chunk"]("unknown", good)
+    assert got == [(b"\x01\x00", session)]
