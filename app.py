@@ -174,7 +174,7 @@ def _install_client_address() -> bool:
     """Let the sign-in callback see the client's address (Chainlit passes it only the name and password)."""
     from chainlit.server import app as server
 
-    if any(m.cls is ClientAddressMiddleware for m in server.user_middleware):
+    if any(getattr(m, "cls", None) is ClientAddressMiddleware for m in server.user_middleware):
         return True
     try:
         server.add_middleware(ClientAddressMiddleware)

@@ -47,7 +47,7 @@ async def _load(settings: EngineSettings | None) -> EngineStages:
     from local_engine.asr import WhisperTranscriber
     from local_engine.config import EngineSettings
     from local_engine.models import whisper_model_dir
-    from local_engine.reply import build_reply_generator
+    from local_engine.replies import build_reply_generator
     from local_engine.tts import load_synthesizer
     from local_engine.turn import EAGERNESS, SemanticVadStream, SmartTurn
     from local_engine.vad import SileroVad, SileroVadStream

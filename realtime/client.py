@@ -116,8 +116,9 @@ class ReconnectPolicy:
         """Seconds to wait before failed-attempt number ``attempt`` (1-based)."""
         if self.delays:
             return self.delays[min(attempt, len(self.delays)) - 1]
-        full = min(self.max_s, self.base_s * 2 ** max(0, attempt - 1))
-        return full * (0.5 + 0.5 * (rng or random).random())
+        full = min(self.max_s, self.base_s * 2.0 ** max(0, attempt - 1))
+        jitter: float = (rng or random).random()
+        return full * (0.5 + 0.5 * jitter)
 
 
 class _Fatal(Exception):

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     local_asr_model: str | None = None
     local_tts: Literal["piper", "espeak"] = "piper"
     # The local engine's replies: an OpenAI-compatible chat completions server (Ollama http://127.0.0.1:11434/v1,
-    # llama.cpp server, vLLM) and its model; unset: the built-in offline responder (local_engine.reply).
+    # llama.cpp server, vLLM) and its model; unset: the built-in offline responder (local_engine.replies).
     local_llm_base_url: str | None = None
     local_llm_model: str | None = None
     local_llm_api_key: SecretStr | None = None

@@ -76,7 +76,7 @@ class HostileServer:
 
     async def _start(self) -> Server:
         server = await serve(self._handle, "127.0.0.1", 0, compression=None, max_size=None)
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = next(iter(server.sockets)).getsockname()[1]
         return server
 
     async def _stop(self) -> None:

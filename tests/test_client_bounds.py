@@ -22,7 +22,7 @@ CREATED = json.dumps({"type": "session.created", "session": {"type": "realtime",
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, realtime_provider="local", **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, realtime_provider="local", **values)
 
 
 class Server:

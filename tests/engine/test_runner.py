@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local_engine.reply import OfflineResponder
+from local_engine.replies import OfflineResponder
 from local_engine.runner import FairScheduler, SchedulerBusy
 from local_engine.stages import TextPiece
 from tests.engine.fakes import (
@@ -165,7 +165,7 @@ async def test_close_stops_a_running_response() -> None:
 
 
 async def test_a_chat_completions_model_s_tool_calls_become_function_call_items() -> None:
-    from local_engine.reply import ChatCompletionsResponder
+    from local_engine.replies import ChatCompletionsResponder
     from tests.chat_completions_fake import FakeChatCompletions
 
     async with FakeChatCompletions(mode="tools") as fake:
@@ -185,7 +185,7 @@ async def test_a_chat_completions_model_s_tool_calls_become_function_call_items(
 
 
 async def test_a_chat_completions_model_s_text_is_spoken() -> None:
-    from local_engine.reply import ChatCompletionsResponder
+    from local_engine.replies import ChatCompletionsResponder
     from tests.chat_completions_fake import FakeChatCompletions
 
     async with FakeChatCompletions(mode="text") as fake:
