@@ -400,6 +400,13 @@ async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -
     plain_turns = [t for t in turns if not t.clip.paused]
     ref_words = sum(len(words(t.clip.text)) for t in turns)
     errors = sum(word_errors(words(t.clip.text), words(t.transcript)) for t in turns)
+    by_voice = {
+        voice: (
+            sum(word_errors(words(t.clip.text), words(t.transcript)) for t in plain_turns if t.clip.voice == voice),
+            sum(len(words(t.clip.text)) for t in plain_turns if t.clip.voice == voice),
+        )
+        for voice in VOICES
+    }
     return {
         "latency": [t.after_speech_ms for t in plain_turns if t.after_speech_ms is not None],
         "engine": [t.after_stopped_ms for t in plain_turns if t.after_stopped_ms is not None],
@@ -409,6 +416,7 @@ async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -
         "split": sum(t.segments > 1 for t in plain_turns),
         "wer": 100 * errors / max(ref_words, 1),
         "errors": errors,
+        "by_voice": by_voice,
         "words": ref_words,
         "completed": sum(t.status in ("answered", "completed") for t in turns),
         "turns": len(turns),
@@ -462,6 +470,8 @@ async def bench(args: argparse.Namespace) -> None:
               f"{summary(r['judged'])}")  # fmt: skip
         print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
         print(f"[{mode}] word error rate: {r['wer']:.1f}% ({r['errors']} errors in {r['words']} words)")
+        voices = ", ".join(f"{v} {100 * e / max(n, 1):.1f}% ({e}/{n})" for v, (e, n) in r["by_voice"].items())
+        print(f"[{mode}] word error rate of the one-sentence questions by voice: {voices}")
     for level, values in together.items():
         print(f"[{level} at once] last voiced sample -> first audio delta: {summary(values)}")
     print(f"peak memory (VmHWM): engine {engine_mb:.0f} MB + {n_children} child process(es) {children_mb:.0f} MB "

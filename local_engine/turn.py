@@ -229,14 +229,15 @@ class TurnSchedule:
 
 
 EAGERNESS: dict[str, TurnSchedule] = {
-    "high": TurnSchedule(((64, 0.35), (320, 0.2), (768, 0.1)), 1500),
-    "medium": TurnSchedule(((128, 0.5), (480, 0.3), (960, 0.15)), 2500),
+    "high": TurnSchedule(((32, 0.35), (320, 0.2), (768, 0.1)), 1500),
+    "medium": TurnSchedule(((64, 0.5), (480, 0.3), (960, 0.15)), 2500),
     "low": TurnSchedule(((320, 0.6), (800, 0.4), (1600, 0.2)), 4000),
 }
 EAGERNESS["auto"] = EAGERNESS["medium"]
 """``semantic_vad``'s ``eagerness`` (the Realtime API's ``auto`` is ``medium``). A finished sentence usually ends
-at the first check (Silero's pause starts about 50 ms after the last voiced sample, so ``medium`` judges about
-180 ms after it); a pause in the middle of one is waited through."""
+at the first check: ``medium`` judges the first 64 ms of silence after the last frame Silero calls speech, which
+with the audio arriving in chunks of about 170 ms comes about 200 ms after the last voiced sample; a pause in the
+middle of one is waited through."""
 
 UNPUNCTUATED_MARGIN = 0.25
 """Words that end without punctuation (Whisper punctuates what sounds finished) need this much more of Smart Turn's
