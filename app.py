@@ -33,6 +33,7 @@ from chat_app.auth import (
 from chat_app.chat import TRY_AGAIN_ACTION, VoiceChat
 from chat_app.data_layer import HistoryDataLayer, history_from_env
 from chat_app.edge import install_socket_guards
+from chat_app.fastloop import restore_c_tasks
 from chat_app.profiling import start_profile_from_env
 from chat_app.render import secrets_of
 from chat_app.wiring import new_client, start_embedded_engine, tool_runner
@@ -49,6 +50,8 @@ CHAINLIT_CI_PLACEHOLDER_KEY = "sk-FAKE-OPENAI-API-KEY"
 if os.environ.get("OPENAI_API_KEY") == CHAINLIT_CI_PLACEHOLDER_KEY:
     del os.environ["OPENAI_API_KEY"]
     log.info("ignoring the placeholder OPENAI_API_KEY that `chainlit run` sets in CI mode")
+
+restore_c_tasks()  # `chainlit run` made every asyncio task pure Python (nest_asyncio); the app needs no re-entry
 
 SETTINGS = Settings()
 # Every log line (the app's, Chainlit's, uvicorn's, websockets', socket.io's) and every text shown goes through

@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     env = {"MAX_VOICE_SESSIONS": str(args.max_voice_sessions)} if args.max_voice_sessions is not None else {}
     if args.no_deflate:
         env["UVICORN_WS_PER_MESSAGE_DEFLATE"] = "false"
-    if os.environ.get("APP_PROFILE"):
-        env["APP_PROFILE"] = os.environ["APP_PROFILE"]
+    for name in ("APP_PROFILE", "APP_NEST_ASYNCIO"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     asyncio.run(run([int(n) for n in args.sessions.split(",")], args.seconds, args.batch, **env))
 
 

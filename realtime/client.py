@@ -446,7 +446,6 @@ class RealtimeClient:
         shown = redact(reason or "")[:80]
         when = f" {when}" if when else ""
         message = f"{self.provider.label} closed the connection{when} (code {code}{': ' + shown if shown else ''})"
-        log.info("%s", message)
         return _Fatal(message) if code in FATAL_CLOSE_CODES else ConnectionFailed(message)
 
     async def _close_connection(self, ws: Connection) -> None:
@@ -479,6 +478,7 @@ class RealtimeClient:
             while not self._closing:
                 opened_at = time.monotonic()
                 outcome = await self._serve(ws)
+                log.info("connection ended: %s", outcome)
                 await self._close_connection(ws)
                 self._ws = None
                 await self._flush()

@@ -82,11 +82,12 @@ async def test_a_hostile_server_stays_bounded_and_learns_no_secret(
         await chat.close()
     messages = user_messages(chat)
     toasts = chat.named("toast")
-    print(f"{mode}: {hostile.count(mode)} handshakes, {len(messages)} messages, {len(toasts)} toasts")
     assert 1 <= hostile.count(mode) <= 8
     assert len(messages) <= 3, [m["output"] for m in messages]
     assert len(toasts) <= 2, toasts
     assert server.process.poll() is None, "the app died"
     frames, log = repr(chat.events), server.log()
     leaked = [p for p in key_pieces(key) if p in frames or p in log]
+    print(f"{mode}: {hostile.count(mode)} handshakes, {len(messages)} messages, {len(toasts)} toasts, "
+          f"{len(leaked)} pieces of the key in {len(chat.events)} socket.io events and the app log")  # fmt: skip
     assert leaked == [], f"{len(leaked)} pieces of the key leaked"
