@@ -59,8 +59,9 @@ class WireChat:
             except ValueError:
                 self.decode_errors += 1
 
-    async def open(self) -> None:
-        """Connect (``headers`` go with the handshake, e.g. the sign-in cookie) and start the chat."""
+    async def open(self, thread_id: str = "") -> None:
+        """Connect (``headers`` go with the handshake, e.g. the sign-in cookie) and start the chat; a
+        ``thread_id`` resumes that thread."""
         self._pump = asyncio.create_task(self._handle_in_order(), name="socketio-pump")
         await self.sio.connect(
             self.url,
@@ -70,7 +71,7 @@ class WireChat:
             auth={
                 "clientType": "webapp",
                 "sessionId": str(uuid.uuid4()),
-                "threadId": "",
+                "threadId": thread_id,
                 "userEnv": "{}",
                 "chatProfile": "",
             },

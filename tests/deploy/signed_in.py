@@ -100,20 +100,8 @@ class SignedInChat(WireChat):
 
     async def open(self, thread_id: str = "") -> None:
         self.thread_id = thread_id
-        await self.sio.connect(
-            self.url,
-            headers={"Cookie": self.browser.cookie_header()},
-            socketio_path="/ws/socket.io",
-            transports=["websocket"],
-            auth={
-                "clientType": "webapp",
-                "sessionId": str(uuid.uuid4()),
-                "threadId": thread_id,
-                "userEnv": "{}",
-                "chatProfile": "",
-            },
-        )
-        await self.sio.emit("connection_successful")
+        self.headers = {"Cookie": self.browser.cookie_header()}
+        await super().open(thread_id)
 
     def first_interaction_thread(self) -> str | None:
         found = [d.get("thread_id") for d in self.named("first_interaction") if isinstance(d, dict)]
