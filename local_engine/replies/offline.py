@@ -39,8 +39,10 @@ def _listed(things: list[str]) -> str:
 class OfflineResponder:
     """Replies without a model, from rules; deterministic and honest about what it is.
 
-    - After ``function_call_output`` items (the newest items of the history) it gives one answer that says what
-      every output of this turn (since the newest user message) means, in the order of the calls
+    - Once the turn (the items since the newest user message) holds ``function_call_output`` items, every response
+      of that turn (a client may ask for one after each output, or once more after the answer) is one answer that
+      says what every output of the turn means, in the order of the calls; the turn's tools are never called
+      again, and while its calls still wait for their outputs it says so
       (:func:`local_engine.replies.tool_speech.speak_tool_output`: a tool's ``"spoken"`` field, else a generic
       rendering).
     - When the newest user message plainly asks for the time, arithmetic, the weather or a web search, once or
@@ -73,8 +75,13 @@ class OfflineResponder:
 
     def _plan(self, request: ReplyRequest) -> tuple[list[str], list[FunctionCall]]:
         history = [item for item in request.history if isinstance(item, dict)]
-        if history and history[-1].get("type") == "function_call_output":
+        turn = history[_turn_start(history) :]
+        if any(item.get("type") == "function_call_output" for item in turn):
+            # The turn's tools have answered (a client may ask for a response after each output, or once more
+            # after the answer): speak the outputs, never call the tools of the same request again.
             return _speak_outputs(history), []
+        if any(item.get("type") == "function_call" for item in turn):
+            return ["I'm still waiting for the tools' results."], []
 
         offered = OfferedTools(request)
         user = next((it for it in reversed(history) if it.get("type") == "message" and it.get("role") == "user"), None)
@@ -136,14 +143,17 @@ def _tool_calls(requests: list[Request], offered: OfferedTools) -> tuple[list[st
     return sentences, calls, missing
 
 
-def _speak_outputs(history: list[dict[str, Any]]) -> list[str]:
-    """One answer from every tool output since the newest user message, in the order of the calls."""
-    turn_start = 0
+def _turn_start(history: list[dict[str, Any]]) -> int:
+    """The index just after the newest user message (0 when there is none): where the current turn starts."""
     for index in range(len(history) - 1, -1, -1):
         if history[index].get("type") == "message" and history[index].get("role") == "user":
-            turn_start = index + 1
-            break
-    turn = history[turn_start:]
+            return index + 1
+    return 0
+
+
+def _speak_outputs(history: list[dict[str, Any]]) -> list[str]:
+    """One answer from every tool output since the newest user message, in the order of the calls."""
+    turn = history[_turn_start(history) :]
     names: dict[str, str] = {}
     order: dict[str, int] = {}
     for item in turn:

@@ -265,6 +265,21 @@ async def test_the_answer_after_the_outputs_uses_every_output_of_the_turn() -> N
     assert text == "New."
 
 
+async def test_a_turn_whose_tools_ran_never_calls_them_again() -> None:
+    # openai-agents may ask for a response after each output: one more response.create after the answer (the
+    # newest item is then the assistant's message, not an output) must not start the same tool calls again.
+    asked = user("What's the weather in Paris and what time is it in Tokyo?")
+    calls = (call("get_weather", {"city": "Paris"}, "a"), call("get_time", {"city": "Tokyo"}, "b"))
+    done = (output("a", {"spoken": "Sunny in Paris."}), output("b", {"spoken": "21:05 in Tokyo."}))
+    text, again = await offline(asked, *calls, *done, assistant("Sunny in Paris. 21:05 in Tokyo."))
+    assert (text, again) == ("Sunny in Paris. 21:05 in Tokyo.", [])
+    text, again = await offline(asked, *calls, done[0], assistant("Sunny in Paris."))
+    assert (text, again) == ("Sunny in Paris.", [])
+    # Calls made but not answered yet: it waits for their outputs instead of calling the tools twice.
+    text, again = await offline(asked, *calls)
+    assert again == [] and "waiting" in text
+
+
 # ------------------------------------------------------------------------------------------------ linear time
 
 
