@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # Defaults of every new session (users change them in the chat settings).
     realtime_voice: str = "alloy"
     realtime_instructions: str = DEFAULT_INSTRUCTIONS
-    realtime_turn_detection: TurnMode = "server_vad"
+    realtime_turn_detection: TurnMode = "semantic_vad"
     realtime_transcription_model: str | None = "whisper-1"
     # Renew the session this many seconds after connecting, ahead of the provider's cap (GA: 60 min).
     realtime_session_renew_s: float = Field(default=55 * 60, gt=0)
@@ -126,7 +126,7 @@ class SessionOptions(BaseModel):
 
     instructions: str = DEFAULT_INSTRUCTIONS
     voice: str = "alloy"
-    turn_detection: TurnMode = "server_vad"
+    turn_detection: TurnMode = "semantic_vad"
     transcription_model: str | None = "whisper-1"
     """Input transcription model; ``None`` turns transcription of the user's audio off."""
     output_modalities: list[Literal["text", "audio"]] = Field(default_factory=lambda: ["audio"])  # type: ignore[arg-type]

@@ -107,7 +107,9 @@ class Script:
 def test_start_sends_session_update_and_ready_event() -> None:
     s = Script()
     assert s.sent_types() == ["session.update"]
-    assert s.sent[0]["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert s.sent[0]["session"]["audio"]["input"]["turn_detection"] == {
+        "type": "semantic_vad", "eagerness": "auto", "create_response": True, "interrupt_response": True
+    }  # fmt: skip
     s.feed(type="session.updated", session={"type": "realtime", "id": "sess_1", "expires_at": 0, "extra": 1})
     (ready,) = s.of(SessionReady)
     assert ready.provider == "openai" and ready.session["id"] == "sess_1"
