@@ -28,6 +28,7 @@ from realtime.client import RealtimeClient
 from realtime.config import Settings
 from realtime.events import AudioDelta
 from realtime.providers import Provider
+from realtime.transport import memory_pair
 
 CHUNK = (np.sin(np.arange(4096) / 7.0) * 8000).astype("<i2").tobytes()  # 8192 bytes
 DELTA_PCM = (np.sin(np.arange(4800) / 5.0) * 8000).astype("<i2").tobytes()  # 200 ms, 9600 bytes
@@ -44,6 +45,7 @@ async def _no_headers() -> dict[str, str]:
 def make_client() -> RealtimeClient:
     provider = Provider("openai", "ws://127.0.0.1:9/v1/realtime", "ga", "bench", _no_headers)
     client = RealtimeClient(Settings(_env_file=None), provider=provider)
+    client._ws = memory_pair()[0]  # connected (the client drops mic audio while it has no connection)
     client.session.start()
     client.session.receive({"type": "response.created", "response": {"id": "resp_1"}})
     client.session.data_to_send()
