@@ -105,6 +105,7 @@ class ReconnectPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReconnectPolicy:
+        """The policy of ``settings`` (``REALTIME_RECONNECT_*``, ``REALTIME_HEALTHY_AFTER_S``)."""
         return cls(
             max_attempts=settings.realtime_reconnect_attempts,
             base_s=settings.realtime_reconnect_base_s,
@@ -339,18 +340,22 @@ class RealtimeClient:
         return ids
 
     async def commit(self) -> None:
+        """End the user's turn by hand (push-to-talk): ``input_audio_buffer.commit``."""
         self.session.commit()
         await self._flush()
 
     async def create_response(self) -> None:
+        """Ask for a response now, or once the active one is done (``response.create``, one at most)."""
         self.session.create_response()
         await self._flush()
 
     async def cancel(self) -> None:
+        """Stop the active response (``response.cancel``; a playing item is truncated at what was heard)."""
         self.session.cancel()
         await self._flush()
 
     async def clear_audio(self) -> None:
+        """Drop the audio appended to the input buffer (``input_audio_buffer.clear``)."""
         self.session.clear_audio()
         await self._flush()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from unittest.mock import AsyncMock, Mock
 
@@ -79,6 +79,10 @@ class FakeClient:
 
     async def update_session(self, **changes: Any) -> None:
         self.calls.append(("update_session", changes))
+
+    async def add_items(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        self.calls.append(("add_items", list(items)))
+        return [str(item.get("id", "")) for item in items]
 
     def push(self, *events: AppEvent) -> None:
         for event in events:

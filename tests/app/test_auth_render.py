@@ -85,7 +85,7 @@ def test_error_texts_are_for_people() -> None:
 
 
 def test_redact_removes_every_configured_secret() -> None:
-    settings = Settings(_env_file=None, openai_api_key="sk-test-abcdef123456", tavily_api_key="tvly-XYZ987")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, openai_api_key="sk-test-abcdef123456", tavily_api_key="tvly-XYZ987")
     secrets = secrets_of(settings)
     assert sorted(secrets) == ["sk-test-abcdef123456", "tvly-XYZ987"]
     assert redact("key sk-test-abcdef123456 and tvly-XYZ987", secrets) == "key *** and ***"

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
 def union(annotated: Any) -> TypeAdapter[Any]:
     members = get_args(get_args(annotated)[0])
-    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # type: ignore[arg-type]  # noqa: UP007
 
 
 GA = union(ga_server.RealtimeServerEvent)
@@ -93,8 +93,8 @@ async def test_ga_spoken_turn_with_the_openai_client(engine: LocalRealtimeServer
     assert "hello" in transcript and "hear me" in transcript
     assert events.of("conversation.item.input_audio_transcription.completed")[0]["item_id"] == started["item_id"]
     assert done["response"]["status"] == "completed" and done["response"]["usage"]["total_tokens"] > 0
-    audio = b"".join(base64.b64decode(e["delta"]) for e in events.of("response.output_audio.delta"))
-    assert len(audio) > 24_000 * 2  # more than a second of speech
+    answer = b"".join(base64.b64decode(e["delta"]) for e in events.of("response.output_audio.delta"))
+    assert len(answer) > 24_000 * 2  # more than a second of speech
     spoken = "".join(e["delta"] for e in events.of("response.output_audio_transcript.delta"))
     assert "hello there" in spoken.lower()  # the built-in responder repeats what it heard
     assert events.of("session.created")[0]["session"]["type"] == "realtime"
@@ -166,7 +166,7 @@ async def test_ga_barge_in_cancels_and_truncate_trims(engine: LocalRealtimeServe
         await conn.conversation.item.truncate(item_id=first["item_id"], content_index=0, audio_end_ms=40)
         truncated = await read_until(conn.recv_bytes, events, "conversation.item.truncated")
         assert truncated["audio_end_ms"] == 40
-        await conn.send({"type": "not.an.event"})  # type: ignore[arg-type,typeddict-item]
+        await conn.send({"type": "not.an.event"})  # type: ignore[arg-type]
         error = json.loads(await conn.recv_bytes())
         assert error["type"] == "error" and error["error"]["param"] == "type"
         await conn.session.update(session={"type": "realtime", "instructions": "Still here."})
