@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +43,12 @@ from realtime.providers import ConfigurationError, Provider, build_provider
 from realtime.redaction import add_secrets, install_log_redaction
 
 log = logging.getLogger("app")
+
+# The `chainlit` command loads this file by its path with its folder put first on the import path, and pops that
+# first entry once the file is loaded (chainlit/config.py, load_module); the app imports parts of itself later too
+# (the local engine at startup), so the folder goes in once more, second, to be first after that pop.
+if (APP_DIR := str(Path(__file__).resolve().parent)) not in sys.path[1:]:
+    sys.path.insert(1, APP_DIR)
 
 # `chainlit run` with CI set in the environment (as CI services and some containers do) puts a placeholder OpenAI
 # key into the environment for its own tests (chainlit/cli, "CI mode"). It is no key of the user's: drop it, so the

@@ -68,13 +68,19 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_app(log_path: Path, env: dict[str, str], *, timeout_s: float = 90.0) -> AppServer:
-    """Start ``chainlit run`` on a free loopback port and wait until it answers HTTP."""
+def start_app(
+    log_path: Path, env: dict[str, str], *, timeout_s: float = 90.0, command: list[str] | None = None
+) -> AppServer:
+    """Start ``chainlit run`` (or ``command``, which reads ``PORT`` and ``HOST`` from the environment, as
+    scripts/run does) on a free loopback port and wait until it answers HTTP."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out = log_path.open("wb")
+    if command is not None:
+        env = {**env, "PORT": str(port), "HOST": "127.0.0.1"}
+    chainlit = [sys.executable, "-m", "chainlit", "run", APP_TARGET, "--headless", "--host", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "chainlit", "run", APP_TARGET, "--headless", "--host", "127.0.0.1", "--port", str(port)],
+        command or [*chainlit, "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=out,
