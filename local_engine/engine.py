@@ -279,6 +279,21 @@ class ClientError(Exception):
         self.code, self.param, self.kind = code, param, kind
 
 
+def _check_length(value: object, kind: type[str] | type[list[Any]], limit: int, param: str) -> None:
+    """Refuse a ``str`` or ``list`` ``value`` longer than ``limit`` (a value of another type is left to other
+    checks) with the hosted service's error: code ``string_above_max_length`` or ``array_above_max_length``, and its
+    wording ("Invalid 'param': string too long. Expected a string with maximum length N, but got ...")."""
+    if not isinstance(value, kind) or len(value) <= limit:
+        return
+    noun, article = ("string", "a") if kind is str else ("array", "an")
+    raise ClientError(
+        f"Invalid '{param}': {noun} too long. Expected {article} {noun} with maximum length {limit}, but got "
+        f"{article} {noun} with length {len(value)} instead.",
+        f"{noun}_above_max_length",
+        param,
+    )
+
+
 @dataclass
 class _Spoken:
     """What an assistant audio item said: each sentence with the ms of audio where it starts and ends."""
@@ -506,31 +521,13 @@ class EngineState:
     # -------------------------------------------------------------------------------------------- session
 
     def _check_instructions(self, value: object, param: str) -> None:
-        if isinstance(value, str) and len(value) > self.limits.max_instructions_chars:
-            raise ClientError(
-                f"Invalid '{param}': string too long. Expected a string with maximum length "
-                f"{self.limits.max_instructions_chars}, but got a string with length {len(value)} instead.",
-                "string_above_max_length",
-                param,
-            )
+        _check_length(value, str, self.limits.max_instructions_chars, param)
 
     def _check_tools(self, value: object, param: str) -> None:
-        if isinstance(value, list) and len(value) > self.limits.max_tools:
-            raise ClientError(
-                f"Invalid '{param}': array too long. Expected an array with maximum length {self.limits.max_tools}, "
-                f"but got an array with length {len(value)} instead.",
-                "array_above_max_length",
-                param,
-            )
+        _check_length(value, list, self.limits.max_tools, param)
         for index, tool in enumerate(value if isinstance(value, list) else []):
             name = tool.get("name") if isinstance(tool, dict) else None
-            if isinstance(name, str) and len(name) > MAX_TOOL_NAME_CHARS:
-                raise ClientError(
-                    f"Invalid '{param}[{index}].name': string too long. Expected a string with maximum length "
-                    f"{MAX_TOOL_NAME_CHARS}, but got a string with length {len(name)} instead.",
-                    "string_above_max_length",
-                    f"{param}[{index}].name",
-                )
+            _check_length(name, str, MAX_TOOL_NAME_CHARS, f"{param}[{index}].name")
 
     def _session_update(self, event: Json) -> None:
         update = event.get("session") or {}
@@ -869,13 +866,7 @@ class EngineState:
         self._maybe_generate()
 
     def _check_text(self, value: object, param: str) -> None:
-        if isinstance(value, str) and len(value) > self.limits.max_text_chars:
-            raise ClientError(
-                f"Invalid '{param}': string too long. Expected a string with maximum length "
-                f"{self.limits.max_text_chars}, but got a string with length {len(value)} instead.",
-                "string_above_max_length",
-                param,
-            )
+        _check_length(value, str, self.limits.max_text_chars, param)
 
     def _item_create(self, event: Json) -> None:
         item = copy.deepcopy(event.get("item") or {})
@@ -993,13 +984,7 @@ class EngineState:
         params = event.get("response") or {}
         self._check_instructions(params.get("instructions"), "response.instructions")
         self._check_tools(params.get("tools"), "response.tools")
-        if isinstance(params.get("input"), list) and len(params["input"]) > self.limits.max_items:
-            raise ClientError(
-                f"Invalid 'response.input': array too long. Expected an array with maximum length "
-                f"{self.limits.max_items}, but got an array with length {len(params['input'])} instead.",
-                "array_above_max_length",
-                "response.input",
-            )
+        _check_length(params.get("input"), list, self.limits.max_items, "response.input")
         self._start_response(params)
 
     def _response_cancel(self, event: Json) -> None:
