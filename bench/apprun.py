@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.app.conftest import ARTIFACTS, ROOT, AppServer, clean_env, free_port, start_app, stop_app
+from tests.app.conftest import ARTIFACTS, ROOT, AppServer, clean_env, free_port, start_app, stop_app, stop_process
 
 __all__ = ["FakeService", "app_with_fake_service", "fake_key", "proc_cpu_s", "proc_rss_mb"]
 
@@ -64,12 +64,7 @@ def app_with_fake_service(log_name: str, **env: str) -> Iterator[tuple[AppServer
         finally:
             stop_app(server)
     finally:
-        fake.terminate()
-        try:
-            fake.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fake.kill()
-            fake.wait()
+        stop_process(fake)
 
 
 def _wait_for(ready: object, process: subprocess.Popen[bytes], timeout_s: float) -> None:

@@ -101,15 +101,20 @@ def start_app(
     raise RuntimeError(f"the app did not answer within {timeout_s} s:\n{log_path.read_text(errors='replace')}")
 
 
+def stop_process(process: subprocess.Popen[bytes], *, timeout_s: float = 10) -> None:
+    """Ask ``process`` to stop (SIGTERM); kill it if it has not within ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def stop_app(server: AppServer, *, check_log: bool = True) -> None:
     """Stop the app; then fail if its log reports an asyncio task destroyed while pending or an exception never
     retrieved (see tests/conftest.py)."""
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    stop_process(server.process, timeout_s=15)
     if check_log:
         from tests.conftest import problems_in_log
 

@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.app.conftest import ROOT, free_port
+from tests.app.conftest import ROOT, free_port, stop_process
 
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 
@@ -119,10 +119,5 @@ def nginx(app1: str, app2: str, log_dir: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.2)
         yield url, access
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         shutil.rmtree(base, ignore_errors=True)
