@@ -2,6 +2,7 @@
 
     python -m bench.local_latency [--utterances 24] [--pauses 10] [--concurrency 1,3,5] [--rounds 3]
                                   [--modes semantic_vad,server_vad] [--tts piper|espeak] [--port 0]
+                                  [--timeline]
 
 Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``), waits for its "ready" line and
 connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
@@ -379,13 +380,31 @@ def turn_detection(mode: str) -> dict[str, Any]:
     return {"type": "server_vad", "silence_duration_ms": SILENCE_DURATION_MS}
 
 
-def show(n: int, turn: Turn) -> None:
+TIMELINE = (
+    "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.committed",
+    "conversation.item.input_audio_transcription.completed",
+    "response.created",
+    "response.output_text.delta",
+    "response.output_audio_transcript.delta",
+    "response.output_audio.delta",
+)
+
+
+def show(n: int, turn: Turn, timeline: bool = False) -> None:
     print(f"{n:3d} {turn.status:9s} speech->audio={_ms(turn.after_speech_ms)} stopped->audio="
           f"{_ms(turn.after_stopped_ms)} pause heard={_ms(turn.judged_ms)} segments={turn.segments} "
           f"[{turn.clip.voice}] heard: {turn.transcript!r}", flush=True)  # fmt: skip
+    if timeline and turn.voiced_end:
+        seen: dict[str, float] = {}
+        for arrived, event in turn.events:
+            seen.setdefault(event["type"], (arrived - turn.voiced_end) * 1000)
+        print("      " + "  ".join(f"{k.rsplit('.', 1)[-1]}@{seen[k]:.0f}" for k in TIMELINE if k in seen))
 
 
-async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -> dict[str, Any]:
+async def one_mode(
+    url: str, mode: str, plain: list[Clip], paused: list[Clip], *, timeline: bool = False
+) -> dict[str, Any]:
     print(f"\n--- {mode} ---", flush=True)
     client = await Client.open(url, turn_detection(mode))
     turns: list[Turn] = []
@@ -393,7 +412,7 @@ async def one_mode(url: str, mode: str, plain: list[Clip], paused: list[Clip]) -
         for n, clip in enumerate([*plain, *paused], 1):
             turn = await client.turn(clip)
             turns.append(turn)
-            show(n, turn)
+            show(n, turn, timeline)
             await asyncio.sleep(PAUSE_S)
     finally:
         await client.close()
@@ -453,7 +472,7 @@ async def bench(args: argparse.Namespace) -> None:
         together: dict[int, list[float]] = {}
         try:
             for mode in args.modes:
-                results[mode] = await one_mode(url, mode, plain, paused)
+                results[mode] = await one_mode(url, mode, plain, paused, timeline=args.timeline)
             for level in args.concurrency:
                 print(f"\n--- {level} simultaneous spoken question(s), semantic_vad ---", flush=True)
                 together[level] = await concurrent(url, level, args.rounds, plain)
@@ -490,6 +509,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", default="1,3,5", help="simultaneous sessions to measure ('' for none)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per concurrency level (default 3)")
     parser.add_argument("--port", type=int, default=0, help="engine port (default 0: a free one)")
+    parser.add_argument("--timeline", action="store_true", help="print when each event of a turn arrived")
     parser.add_argument("--tts", choices=("piper", "espeak"), default="piper", help="LOCAL_TTS of the engine")
     args = parser.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
