@@ -9,7 +9,9 @@ one speech probability per frame.
 Boundary rules follow the model card's ``VADIterator``: speech starts when a frame's probability reaches
 ``threshold``; once in speech, a frame below ``threshold - 0.15`` (hysteresis) confirms a silence, counted from the
 end of the last frame at or above ``threshold``; such a frame cancels it, and speech stops when the silence has
-lasted ``silence_duration_ms``. The reported
+lasted ``silence_duration_ms``. The audio that arrived after the last whole frame (less than 32 ms) is judged too
+while a pause goes on, by a look-ahead frame (the last 512 samples) run on a copy of the model's state, so the
+end of a turn is not put off to the next chunk of input by an incomplete frame. The reported
 times follow ``input_audio_buffer.speech_started`` / ``speech_stopped`` of the Realtime API: ``audio_start_ms`` is
 the onset minus ``prefix_padding_ms``, ``audio_end_ms`` the start of the silence plus ``silence_duration_ms``.
 """
@@ -92,8 +94,12 @@ class SileroVadStream:
         self.prefix_padding_ms = prefix_padding_ms
         self.silence_duration_ms = silence_duration_ms
         self._low = max(threshold - HYSTERESIS, 0.01)
-        self._resampler = soxr.ResampleStream(INPUT_RATE, MODEL_RATE, 1, dtype="float32")
+        # soxr's "quick" (cubic) quality holds back no samples, where "HQ" keeps about 25 ms of each chunk for its
+        # filter: the VAD judges all the audio it was given. Aliasing above 8 kHz does not change its verdicts.
+        self._resampler = soxr.ResampleStream(INPUT_RATE, MODEL_RATE, 1, dtype="float32", quality="QQ")
         self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a frame
+        self._recent = np.zeros(CONTEXT + FRAME, dtype=np.float32)  # the last samples run through the model
+        self._quiet_tail = 0  # samples of _pending a look-ahead frame judged not speech
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
@@ -114,20 +120,48 @@ class SileroVadStream:
         resampled = self._resampler.resample_chunk(samples)
         buf = np.concatenate((self._pending, resampled)) if self._pending.size else resampled
         n = buf.size // FRAME
-        if n == 0:
-            self._pending = buf
+        events: list[VadSpeechStarted | VadSpeechStopped] = []
+        if n:
+            used = n * FRAME
+            frames = buf[:used].reshape(n, FRAME)
+            buf = buf[used:].copy()
+            # Each row: the last 64 samples of the frame before it, then the frame itself.
+            ctx = np.empty((n, CONTEXT), dtype=np.float32)
+            ctx[0] = self._context
+            if n > 1:
+                ctx[1:] = frames[:-1, -CONTEXT:]
+            self._context = frames[-1, -CONTEXT:].copy()
+            self._recent = np.concatenate((ctx[-1], frames[-1]))
+            probs, self._h, self._c = self._model.run(np.concatenate((ctx, frames), axis=1), self._h, self._c)
+            self._quiet_tail = 0
+            events = self._decide(probs, frames)
+        self._pending = buf
+        return events + self._look_ahead()
+
+    def _look_ahead(self) -> list[VadSpeechStarted | VadSpeechStopped]:
+        """In a pause, judge the samples after the last whole frame with one frame ending at the last sample
+        (state copied, not kept); when they are not speech either, the pause includes them
+        (:attr:`pause_ms`), and a pause that reaches ``silence_duration_ms`` with them ends the turn."""
+        if not self._in_speech or self._silence_start is None or not self._pending.size:
             return []
-        used = n * FRAME
-        frames = buf[:used].reshape(n, FRAME)
-        self._pending = buf[used:].copy()
-        # Each row: the last 64 samples of the frame before it, then the frame itself.
-        ctx = np.empty((n, CONTEXT), dtype=np.float32)
-        ctx[0] = self._context
-        if n > 1:
-            ctx[1:] = frames[:-1, -CONTEXT:]
-        self._context = frames[-1, -CONTEXT:].copy()
-        probs, self._h, self._c = self._model.run(np.concatenate((ctx, frames), axis=1), self._h, self._c)
-        return self._decide(probs, frames)
+        if self._quiet_tail == self._pending.size:
+            return []
+        window = np.concatenate((self._recent, self._pending))[-(CONTEXT + FRAME) :]
+        probs, _h, _c = self._model.run(window[None], self._h.copy(), self._c.copy())
+        if float(probs[0]) >= self._low:
+            return []
+        self._quiet_tail = self._pending.size
+        return self._pause_ends()
+
+    def _pause_ends(self) -> list[VadSpeechStarted | VadSpeechStopped]:
+        """``speech_stopped`` when the pause, look-ahead included, has lasted ``silence_duration_ms``."""
+        silence_samples = self.silence_duration_ms * _SAMPLES_PER_MS
+        if self._silence_start is None or self._done + self._quiet_tail - self._silence_start < silence_samples:
+            return []
+        end = self._silence_start + silence_samples
+        self._in_speech = False
+        self._silence_start = None
+        return [VadSpeechStopped(audio_end_ms=end // _SAMPLES_PER_MS)]
 
     def _decide(self, probs: np.ndarray, frames: np.ndarray) -> list[VadSpeechStarted | VadSpeechStopped]:
         """Boundaries from the speech probabilities ``probs`` ``[n]`` of the 16 kHz ``frames`` ``[n, 512]``."""
@@ -174,10 +208,11 @@ class SileroVadStream:
 
     @property
     def pause_ms(self) -> int | None:
-        """How long the current pause inside speech has lasted (ms of audio judged so far), or ``None``."""
+        """How long the current pause inside speech has lasted (ms of audio judged so far, the look-ahead
+        included), or ``None``."""
         if not self._in_speech or self._silence_start is None:
             return None
-        return (self._done - self._silence_start) // _SAMPLES_PER_MS
+        return (self._done + self._quiet_tail - self._silence_start) // _SAMPLES_PER_MS
 
     @property
     def in_speech(self) -> bool:
@@ -186,5 +221,5 @@ class SileroVadStream:
 
     @property
     def processed_ms(self) -> int:
-        """ms of stream audio the model has judged so far (lags the input by up to one frame plus ~21 ms)."""
+        """ms of stream audio the model has judged so far (lags the input by less than one frame, 32 ms)."""
         return self._done // _SAMPLES_PER_MS

@@ -15,7 +15,7 @@ import pytest
 from local_engine import models, tts
 from local_engine.asr import WhisperTranscriber
 from local_engine.models import ModelError
-from local_engine.stages import VadSpeechStarted
+from local_engine.stages import VadSpeechStarted, VadSpeechStopped
 from local_engine.tts import EspeakSynthesizer, PiperSynthesizer, SynthesisError, load_synthesizer
 from local_engine.vad import SileroVad, SileroVadStream
 from tests.audio import noise, silence, speak_pcm, word_errors, words
@@ -105,6 +105,21 @@ def test_vad_events_do_not_depend_on_chunk_size(vad_model: SileroVad) -> None:
     assert len(reference) == 2
     for chunk in (2, 962, 4800, len(audio)):
         assert feed_all(SileroVadStream(vad_model), audio, chunk) == reference, chunk
+
+
+def test_vad_ends_the_turn_in_the_chunk_that_completes_the_silence(vad_model: SileroVad) -> None:
+    # silence_duration_ms of 500 is 8000 samples at 16 kHz, 320 past a frame boundary: fed up to 2 ms past the
+    # end of the silence, the last whole frame ends before it, and only the look-ahead judges the rest.
+    audio = silence(500) + speak_pcm(SENTENCES[0]) + silence(1200)
+    reference = feed_all(SileroVadStream(vad_model), audio, 8192)
+    assert len(reference) == 2
+    stopped = reference[1]
+    assert isinstance(stopped, VadSpeechStopped)
+    stream = SileroVadStream(vad_model)
+    upto = (stopped.audio_end_ms + 2) * 48  # bytes of PCM16 24 kHz
+    events = stream.feed(audio[:upto])
+    assert events == reference
+    assert stream.processed_ms < stopped.audio_end_ms  # the model's whole frames did not reach it
 
 
 def test_vad_ignores_silence_and_low_noise(vad_model: SileroVad) -> None:
