@@ -99,6 +99,7 @@ __all__ = [
     "FeedVad",
     "Generate",
     "Limits",
+    "Preview",
     "ResetVad",
     "Speak",
     "Transcribe",
@@ -231,6 +232,16 @@ Command = ConfigureVad | FeedVad | ResetVad | Transcribe | Generate | Speak | Ca
 
 
 # ------------------------------------------------------------------------------------------------------ state
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What :meth:`EngineState.preview_reply` foresees: the reply's :class:`Generate`, and how it is spoken."""
+
+    generate: Generate
+    voice: str | None
+    speed: float
+    audio: bool
 
 
 def _new_id(prefix: str) -> str:
@@ -1028,6 +1039,32 @@ class EngineState:
             tool_choice=params.get("tool_choice") or self.session.get("tool_choice") or "auto",
         )
         self._maybe_generate()
+
+    def preview_reply(self, transcript: str) -> Preview | None:
+        """The reply the end of the speech in progress would ask for if it were heard as ``transcript``: the
+        :class:`Generate` of the response turn detection would create, with the voice, speed and whether it is
+        spoken. ``None`` when no speech is in progress or its end would generate nothing yet (``create_response``
+        off, a response already active, other words still being transcribed). Played on a copy of the state:
+        this one does not change. For :mod:`local_engine.speculation`."""
+        if self._closed or self._speech_item is None or self._response is not None or not self._vad_on:
+            return None
+        twin = copy.copy(self)
+        twin.items = copy.deepcopy(self.items)
+        twin.session = copy.deepcopy(self.session)
+        for name in ("_item_chars", "_inputs", "_pending", "_spoken"):
+            setattr(twin, name, copy.copy(getattr(self, name)))
+        twin._buffer, twin._events, twin._commands = bytearray(), [], []
+        twin._new_id = lambda prefix: f"{prefix}_preview"  # a caller's id sequence must not move
+        twin._speech_stopped(int(self._vad_ms))
+        jobs = [c for c in twin._commands if isinstance(c, Transcribe)]
+        if len(jobs) != 1:
+            return None
+        twin.transcribed(jobs[0].job, transcript)
+        generate = next((c for c in twin._commands if isinstance(c, Generate)), None)
+        response = twin._response
+        if generate is None or response is None:
+            return None
+        return Preview(generate, response.voice, response.speed, "audio" in response.modalities)
 
     def _maybe_generate(self) -> None:
         """Start the active response's generation, once no user item in the conversation awaits its words (a

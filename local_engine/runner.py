@@ -18,12 +18,16 @@ given. Every state change is followed by a flush that sends the state's events, 
 - :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
   deltas (:class:`local_engine.speech_text.AudioChunker`);
 - :class:`~local_engine.engine.Cancel`: cancels the tasks of a job (their results would be ignored anyway).
+
+During a pause inside speech the reply the end of the turn would ask for is started ahead
+(:mod:`local_engine.speculation`); a Generate and the first Speak that ask for exactly that take its work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import time
@@ -45,6 +49,13 @@ from local_engine.engine import (
     Transcribe,
 )
 from local_engine.listen import Listening
+from local_engine.speculation import (
+    SPECULATE_PAUSE_MS,
+    ReadAhead,
+    Speculation,
+    first_sentence,
+    sentence_is_whole,
+)
 from local_engine.speech_text import AudioChunker, SentenceSplitter
 from local_engine.stages import (
     FunctionCall,
@@ -225,6 +236,8 @@ class EngineSession:
         self._lock = asyncio.Lock()
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
         self._playback: dict[str, tuple[float, float]] = {}  # response -> (first audio, audio ms made), monotonic
+        self._speculation: Speculation | None = None
+        self._speculating: asyncio.Task[None] | None = None  # foreseeing the reply of the current pause
         self._closed = False
 
     @property
@@ -306,12 +319,14 @@ class EngineSession:
             self._vad_start_ms = command.start_ms
             if self._listening is not None:
                 self._listening.reset()
+            self._drop_speculation()
         elif isinstance(command, ResetVad):
             if self._vad is not None:
                 self._vad.reset()
             self._vad_generation = command.generation
             if self._listening is not None:
                 self._listening.reset()
+            self._drop_speculation()
         elif isinstance(command, Transcribe):
             self._spawn(command.job, self._transcribe(command))
         elif isinstance(command, Generate):
@@ -321,7 +336,7 @@ class EngineSession:
         else:
             self._cancel(command)
 
-    def _spawn(self, job: str, coro: Awaitable[None]) -> None:
+    def _spawn(self, job: str, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.setdefault(job, set()).add(task)
 
@@ -334,8 +349,11 @@ class EngineSession:
                     self._playback.pop(job, None)
 
         task.add_done_callback(forget)
+        return task
 
     def _cancel(self, command: Cancel) -> None:
+        if self._speculation is not None and self._speculation.job == command.job:
+            self._drop_speculation()
         current = asyncio.current_task()
         for task in list(self._tasks.get(command.job, ())):
             if task is not current:  # a task that ends its own job finishes by itself
@@ -366,6 +384,7 @@ class EngineSession:
         if listening is not None:
             self.state.speech_transcript_delta(listening.deltas())
             listening.pause(getattr(vad, "pause_ms", None), command.end_ms)
+            self._foresee(vad, command.generation)
         if isinstance(vad, TurnJudge) and (needed := vad.due_check()) is not None:
             self._spawn(f"turn-{command.generation}", self._settle(vad, command.generation, needed))
 
@@ -388,6 +407,70 @@ class EngineSession:
             listening.stopped()
         self.state.vad_result(generation, stopped.audio_end_ms, [stopped])
         await self._flush()
+
+    # ------------------------------------------------------------------------------------------ speculation
+
+    def _foresee(self, vad: VadStream, generation: int) -> None:
+        """Start the reply ahead once a pause reaches :data:`SPECULATE_PAUSE_MS`; drop it when speech goes on."""
+        pause = getattr(vad, "pause_ms", None)
+        if pause is None:
+            if getattr(vad, "in_speech", False):  # speech goes on: the reply foreseen in the pause is out of date
+                self._drop_speculation()
+            return
+        foreseen = self._speculation is not None and not self._speculation.job  # in this pause
+        if pause >= SPECULATE_PAUSE_MS and self._speculating is None and not foreseen:
+            self._drop_speculation()  # a reply taken by a response that spoke no sentence
+            self._speculating = self._spawn("speculation", self._speculate(vad, generation))
+
+    async def _speculate(self, vad: VadStream, generation: int) -> None:
+        try:
+            listening = self._listening
+            if listening is None:
+                return
+            text = await listening.transcript_so_far()
+            if self._closed or generation != self._vad_generation or vad is not self._vad:
+                return
+            if getattr(vad, "pause_ms", None) is None:
+                return  # speech went on, or the turn ended meanwhile (its reply is already on its way)
+            preview = self.state.preview_reply(text)
+            if preview is None:
+                return
+            spawn = functools.partial(self._spawn, "speculation")
+            request = preview.generate.request
+            reply = ReadAhead(self._stages.replies.generate(request), sentence_is_whole(SentenceSplitter()), spawn)
+            speculation = self._speculation = Speculation(request, reply)
+            if not preview.audio:
+                return
+            sentence = first_sentence(await reply.ahead())
+            if sentence is None or self._speculation is not speculation:
+                return
+            speculation.speech_key = (sentence, preview.voice, preview.speed)
+            speculation.speech = ReadAhead(
+                self._synthesize(sentence, preview.voice, preview.speed), lambda _pcm: False, spawn
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("starting the reply ahead failed")
+        finally:
+            if self._speculating is asyncio.current_task():
+                self._speculating = None
+
+    def _drop_speculation(self) -> None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None:
+            speculation.cancel()
+        if self._speculating is not None:
+            self._speculating.cancel()
+            self._speculating = None
+
+    def _synthesize(self, text: str, voice: str | None, speed: float) -> AsyncIterator[bytes]:
+        synthesize = self._stages.synthesizer.synthesize
+        if speed == 1.0:
+            return synthesize(text, voice=voice)
+        return synthesize(text, voice=voice, speed=speed)  # type: ignore[call-arg]
+
+    # ------------------------------------------------------------------------------------------ stages (cont.)
 
     async def _transcribe(self, command: Transcribe) -> None:
         stream = self._listening.take_finished() if self._listening is not None else None
@@ -444,7 +527,15 @@ class EngineSession:
 
     async def _generate(self, command: Generate) -> None:
         job = command.job
-        replies: AsyncIterator[Any] = self._stages.replies.generate(command.request)
+        speculation = self._speculation
+        replies: AsyncIterator[Any]
+        if speculation is not None and not speculation.job and speculation.request == command.request:
+            speculation.job = job  # the reply foreseen in the pause: its first sentence may be spoken already
+            replies = speculation.reply.take()
+        else:
+            if speculation is not None and not speculation.job:
+                self._drop_speculation()
+            replies = self._stages.replies.generate(command.request)
         splitter = SentenceSplitter()
         try:
             async for part in replies:
@@ -477,12 +568,16 @@ class EngineSession:
             ahead_ms = clock[1] - (time.monotonic() - clock[0]) * 1000
             if ahead_ms > SPEECH_LEAD_MS:
                 await asyncio.sleep((ahead_ms - SPEECH_LEAD_MS) / 1000)
-        synthesize = self._stages.synthesizer.synthesize
-        speech = (
-            synthesize(command.text, voice=command.voice)
-            if command.speed == 1.0
-            else synthesize(command.text, voice=command.voice, speed=command.speed)  # type: ignore[call-arg]
-        )
+        speech: AsyncIterator[bytes] | None = None
+        speculation = self._speculation
+        if speculation is not None and speculation.job == job:  # the first sentence of a foreseen reply
+            self._speculation = None
+            if speculation.speech is not None and speculation.speech_key == (command.text, command.voice,
+                                                                              command.speed):  # fmt: skip
+                speech, speculation.speech = speculation.speech.take(), None
+            speculation.cancel()
+        if speech is None:
+            speech = self._synthesize(command.text, command.voice, command.speed)
         chunker = AudioChunker()
         try:
             async for pcm in speech:

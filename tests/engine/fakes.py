@@ -166,12 +166,14 @@ class Harness:
 
     def __init__(self, stages: EngineStages | None = None, **fakes: Any) -> None:
         self.events: list[dict[str, Any]] = []
+        self.times: list[float] = []  # when each event was sent (time.perf_counter())
         self._arrived = asyncio.Event()
         self.stages = stages or fake_stages(**fakes)
         self.session = EngineSession(self.stages, self._record)
 
     async def _record(self, event: dict[str, Any]) -> None:
         self.events.append(event)
+        self.times.append(time.perf_counter())
         self._arrived.set()
 
     async def send(self, event: dict[str, Any] | str) -> None:
@@ -188,6 +190,10 @@ class Harness:
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
+
+    def sent_at(self, event: dict[str, Any]) -> float:
+        """When ``event`` (one of :attr:`events`) was sent."""
+        return self.times[next(i for i, e in enumerate(self.events) if e is event)]
 
     async def until(self, kind: str, count: int = 1, within_s: float = 5.0) -> dict[str, Any]:
         """The ``count``-th event of ``kind``, waiting for it (each event the session sends wakes the wait)."""

@@ -331,6 +331,29 @@ def test_server_vad_turn_commits_transcribes_and_answers_once_the_words_are_know
     assert s.one(Generate).request.history[0]["content"][0]["transcript"] == "what is the weather like today"
 
 
+def test_preview_reply_foresees_the_turns_reply_and_changes_nothing() -> None:
+    s = Script()
+    s.send(user_text("Earlier words."))
+    s.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief.",
+            "audio": {"output": {"voice": "cedar", "speed": 1.25}}}})  # fmt: skip
+    assert s.state.preview_reply("anything") is None  # no speech in progress
+    s.append(silence(500) + tone(800) + silence(200))  # in the pause: the 500 ms of silence are not over
+    assert s.of("input_audio_buffer.speech_started") and not s.of("input_audio_buffer.speech_stopped")
+    before = (json.dumps(list(s.state.items.values())), s.state.tracked(), len(s.events))
+
+    preview = s.state.preview_reply("what time is it")
+
+    assert preview is not None
+    assert (preview.voice, preview.speed, preview.audio) == ("cedar", 1.25, True)
+    assert (json.dumps(list(s.state.items.values())), s.state.tracked(), len(s.events)) == before
+    assert s.state.events_to_send() == [] and s.state.commands_to_run() == []
+    s.append(silence(400))  # the turn ends; its words are what the preview was told
+    s.state.transcribed(s.one(Transcribe).job, "what time is it")
+    s.pump()
+    assert s.one(Generate).request == preview.generate.request
+    assert preview.generate.request.history[-1]["content"][0]["transcript"] == "what time is it"
+
+
 def test_speech_during_a_reply_cancels_it_and_truncate_trims_the_item() -> None:
     s = Script()
     s.append(tone(500) + silence(600))

@@ -55,14 +55,18 @@ def transcriber() -> Iterator[WhisperTranscriber]:
     model.close()
 
 
-def real_stages(transcriber: WhisperTranscriber) -> EngineStages:
+def real_stages(
+    transcriber: WhisperTranscriber,
+    synthesizer: ToneSynthesizer | None = None,
+    replies: ScriptedReplies | None = None,
+) -> EngineStages:
     vad_model, turn = SileroVad.shared(), SmartTurn.shared()
     return EngineStages(
         vad=lambda t, p, s: SileroVadStream(vad_model, t, p, s),
         semantic_vad=lambda e, t, p: SemanticVadStream(vad_model, e, turn=turn, threshold=t, prefix_padding_ms=p),
         transcriber=transcriber,
-        synthesizer=ToneSynthesizer(),
-        replies=ScriptedReplies(),
+        synthesizer=synthesizer or ToneSynthesizer(),
+        replies=replies or ScriptedReplies(),
     )
 
 
@@ -125,4 +129,38 @@ async def test_server_vad_still_ends_the_turn_after_exactly_its_silence(transcri
     silence_heard = stopped[0]["audio_end_ms"] - (500 + last_voiced_ms(speech))
     assert 440 <= silence_heard <= 600, silence_heard  # 500 ms after Silero's last speech frame
     assert "sky" in words(completed["transcript"]) and time.perf_counter() - started < 15
+    await h.session.close()
+
+
+async def test_server_vad_readies_the_reply_and_its_first_speech_during_the_silence(
+    transcriber: WhisperTranscriber,
+) -> None:
+    replies = ScriptedReplies()
+    # Each 100 ms of speech takes 250 ms to make: spoken after the turn ends, the first audio would come late.
+    h = Harness(real_stages(transcriber, ToneSynthesizer(delay_s=0.25), replies))
+    await h.session.open()
+    await talk(h, {"type": "server_vad", "silence_duration_ms": 500},
+               silence(500) + speak_pcm("Why is the sky blue?") + silence(1500))  # fmt: skip
+    first_audio = await h.until("response.output_audio.delta", within_s=10)
+    [stopped] = h.of("input_audio_buffer.speech_stopped")
+    assert h.sent_at(first_audio) - h.sent_at(stopped) < 0.15
+    [request] = replies.requests  # made once, during the silence, and used
+    [completed] = h.of("conversation.item.input_audio_transcription.completed")
+    assert request.history[-1]["content"][0]["transcript"] == completed["transcript"]
+    assert "sky" in words(completed["transcript"])
+    await h.session.close()
+
+
+async def test_a_reply_readied_in_a_pause_is_dropped_when_the_user_goes_on(transcriber: WhisperTranscriber) -> None:
+    replies = ScriptedReplies()
+    h = Harness(real_stages(transcriber, replies=replies))
+    await h.session.open()
+    speech = speak_ssml('<speak>I would like to know the <break time="700ms"/> weather in Rome today.</speak>')
+    await talk(h, {"type": "server_vad", "silence_duration_ms": 1200}, silence(500) + speech + silence(2000))
+    await h.until("response.done", within_s=10)
+    assert len(h.of("input_audio_buffer.speech_stopped")) == len(h.of("response.created")) == 1
+    foreseen, answered = replies.requests  # one readied in the pause, one for the whole sentence
+    assert "today" not in words(foreseen.history[-1]["content"][0]["transcript"])
+    assert {"know", "today"} <= set(words(answered.history[-1]["content"][0]["transcript"]))
+    assert len(h.of("response.output_audio.delta")) > 0
     await h.session.close()
