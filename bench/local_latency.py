@@ -22,7 +22,8 @@ Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`
 - ``--pauses`` sentences with a pause of 600-1000 ms in their middle (espeak-ng SSML ``<break>``): a sentence is
   *cut* when the engine commits more than one user item for it;
 - the word error rate of ``conversation.item.input_audio_transcription.completed`` over all clips (Levenshtein
-  distance over lower-cased words without punctuation, all committed items of a clip joined).
+  distance over lower-cased words without punctuation, all committed items of a clip joined), and over the
+  one-sentence questions alone (the set the first version of this bench measured), also per voice.
 
 Then ``--concurrency`` levels: that many sessions (``semantic_vad``) each ask a question at the same moment,
 ``--rounds`` times; the median latency from each one's last voiced sample to its first audio delta.
@@ -490,7 +491,9 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
         print(f"[{mode}] word error rate: {r['wer']:.1f}% ({r['errors']} errors in {r['words']} words)")
         voices = ", ".join(f"{v} {100 * e / max(n, 1):.1f}% ({e}/{n})" for v, (e, n) in r["by_voice"].items())
-        print(f"[{mode}] word error rate of the one-sentence questions by voice: {voices}")
+        errors, total = (sum(x) for x in zip(*r["by_voice"].values(), strict=True))
+        print(f"[{mode}] word error rate of the one-sentence questions: {100 * errors / max(total, 1):.1f}% "
+              f"({errors}/{total}); by voice: {voices}")  # fmt: skip
     for level, values in together.items():
         print(f"[{level} at once] last voiced sample -> first audio delta: {summary(values)}")
     print(f"peak memory (VmHWM): engine {engine_mb:.0f} MB + {n_children} child process(es) {children_mb:.0f} MB "
