@@ -453,7 +453,10 @@ async def concurrent(url: str, level: int, rounds: int, clips: list[Clip]) -> li
             turns = await asyncio.gather(*(c.turn(clip) for c, clip in zip(clients, chosen, strict=True)))
             got = [t.after_speech_ms for t in turns if t.after_speech_ms is not None]
             latencies += got
-            print(f"  {level} at once, round {r + 1}: " + " ".join(_ms(v) for v in got), flush=True)
+            untimed = [f"{t.status} ({t.segments} segments, heard {t.transcript!r})" for t in turns
+                       if t.after_speech_ms is None]  # fmt: skip
+            print(f"  {level} at once, round {r + 1}: " + " ".join(_ms(v) for v in got)
+                  + (f"   not timed: {'; '.join(untimed)}" if untimed else ""), flush=True)  # fmt: skip
             await asyncio.sleep(PAUSE_S)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
