@@ -92,8 +92,10 @@ class FixedTranscriber:
 class ToneSynthesizer:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
+        self.calls: list[tuple[str, float]] = []  # (text, time.perf_counter() when its synthesis began)
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[bytes]:
+        self.calls.append((text, time.perf_counter()))
         pcm = tone(MS_PER_CHAR * len(text))
         for i in range(0, len(pcm), 4800):
             await asyncio.sleep(self.delay_s)

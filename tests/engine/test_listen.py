@@ -137,13 +137,16 @@ async def test_server_vad_readies_the_reply_and_its_first_speech_during_the_sile
 ) -> None:
     replies = ScriptedReplies()
     # Each 100 ms of speech takes 250 ms to make: spoken after the turn ends, the first audio would come late.
-    h = Harness(real_stages(transcriber, ToneSynthesizer(delay_s=0.25), replies))
+    synthesizer = ToneSynthesizer(delay_s=0.25)
+    h = Harness(real_stages(transcriber, synthesizer, replies))
     await h.session.open()
-    await talk(h, {"type": "server_vad", "silence_duration_ms": 500},
-               silence(500) + speak_pcm("Why is the sky blue?") + silence(1500))  # fmt: skip
+    await talk(h, {"type": "server_vad", "silence_duration_ms": 1000},
+               silence(500) + speak_pcm("Why is the sky blue?") + silence(2000))  # fmt: skip
     first_audio = await h.until("response.output_audio.delta", within_s=10)
     [stopped] = h.of("input_audio_buffer.speech_stopped")
-    assert h.sent_at(first_audio) - h.sent_at(stopped) < 0.15
+    (first_text, began), *_ = synthesizer.calls
+    assert first_text == "Hi there." and began < h.sent_at(stopped)  # spoken during the silence
+    assert h.sent_at(first_audio) - h.sent_at(stopped) < 0.2
     [request] = replies.requests  # made once, during the silence, and used
     [completed] = h.of("conversation.item.input_audio_transcription.completed")
     assert request.history[-1]["content"][0]["transcript"] == completed["transcript"]
