@@ -394,6 +394,29 @@ class RealtimeSession:
             self._send(ResponseCancel())
         self._interrupt(send_cancel=False)
 
+    def abandon_response(self, reason: str) -> None:
+        """Give up on the answer being waited for (the service went silent: its ``response.done`` may never come).
+
+        Sends ``response.cancel`` and stops playback as :meth:`cancel` does; a running response is reported ended at
+        once, as a :class:`ResponseDoneEvent` with ``status`` ``"cancelled"``, no usage and ``status_details``
+        ``{"reason": reason}``; a ``response.create`` in flight or held is forgotten, so the next request (a typed
+        message waiting, or a later :meth:`create_response`) goes out at once instead of behind it. ``reason`` is a
+        short code for the app and logs (e.g. ``"timeout"``). Raises nothing; without an answer pending it only
+        sends what :meth:`cancel` sends."""
+        self.cancel()
+        response = self._response
+        self._awaiting_created = False
+        self._want_response = False
+        if response is not None:
+            self._finish_response(response.id, "cancelled", None, {"reason": reason}, flush=False)
+        self._flush_response_request()
+
+    def report_error(self, error: RealtimeError) -> None:
+        """Hand ``error`` to the app with the session's own events, in order (:meth:`events_received`): for errors
+        the transport finds (a frame it could not read, an answer timed out). The session's state does not change,
+        even for a fatal ``error`` (its :attr:`fatal` is for the service's own fatal errors). Raises nothing."""
+        self._emit(error)
+
     def audio_sent(self, item_id: str) -> None:
         """The app handed this item's first audio to the player now (starts the played-ms estimate). The
         session calls it itself when it emits the first :class:`AudioDelta`; a transport that buffers may call

@@ -616,3 +616,33 @@ def test_the_session_classifies_refused_handshakes() -> None:
     from realtime.session import classify_handshake
 
     assert [classify_handshake(s) for s in (401, 403, 404, 429, 500)] == ["fatal"] * 3 + ["retryable"] * 2
+
+
+def test_abandoning_the_answer_ends_it_for_the_app_and_lets_the_next_request_go_at_once() -> None:
+    s = Script()
+    s.session.send_text("hello?")
+    s.created("r1")
+    s.session.send_text("anyone there?")
+    s.session.abandon_response("timeout")  # the service went silent
+    s.act()
+    (done,) = s.of(ResponseDoneEvent)
+    assert (done.response_id, done.status, done.usage) == ("r1", "cancelled", None)
+    assert done.status_details == {"reason": "timeout"}
+    assert s.sent_types()[-3:] == ["response.cancel", "conversation.item.create", "response.create"]
+    assert _typed(s.sent[-2]) == "anyone there?"
+    s.session.abandon_response("timeout")  # the create in flight is forgotten too
+    s.session.create_response()
+    s.act()
+    assert s.sent_types()[-2:] == ["response.cancel", "response.create"]
+    assert len(s.of(ResponseDoneEvent)) == 1  # no response was running the second time
+
+
+def test_a_reported_error_reaches_the_app_in_order_and_changes_nothing() -> None:
+    s = Script()
+    s.session.send_text("hi")
+    s.created("r1")
+    error = RealtimeError("invalid_server_event", "unreadable", fatal=True)
+    s.session.report_error(error)
+    s.done("r1")
+    assert [type(e) for e in s.events] == [ResponseStarted, RealtimeError, ResponseDoneEvent]
+    assert s.of(RealtimeError) == [error] and s.session.fatal is None
