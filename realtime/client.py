@@ -328,7 +328,8 @@ class RealtimeClient:
         await self._flush()
 
     async def send_text(self, text: str) -> None:
-        """A typed user message and a response (held while one is active)."""
+        """A typed user message and a response of its own; both wait while a response is active (see
+        :meth:`realtime.session.RealtimeSession.send_text`)."""
         self.session.send_text(text)
         await self._flush()
 
