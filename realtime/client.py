@@ -328,7 +328,8 @@ class RealtimeClient:
         await self._flush()
 
     async def send_text(self, text: str) -> None:
-        """A typed user message and a response (held while one is active)."""
+        """A typed user message and a response of its own; both wait while a response is active (see
+        :meth:`realtime.session.RealtimeSession.send_text`)."""
         self.session.send_text(text)
         await self._flush()
 
@@ -473,7 +474,9 @@ class RealtimeClient:
         except Exception as exc:
             if self._invalid_events == 0:
                 log.warning("skipped a server event we could not handle (%s)", type(exc).__name__)
-            self.session._emit(RealtimeError("invalid_server_event", "The service sent an event we could not read."))
+            self.session.report_error(
+                RealtimeError("invalid_server_event", "The service sent an event we could not read.")
+            )
         return data
 
     async def _run(self, ws: Connection) -> None:
@@ -621,16 +624,8 @@ class RealtimeClient:
             if silent < self._response_timeout_s:
                 continue
             log.warning("no answer from the service for %.0f s; abandoning the answer", silent)
-            self._abandon_response()
+            self.session.abandon_response("timeout")  # response.cancel; the app sees the answer end
+            self._expecting_since = None
             message = f"The service did not answer for {self._response_timeout_s:g} s; ask again."
-            self.session._emit(RealtimeError("response_timeout", message))
+            self.session.report_error(RealtimeError("response_timeout", message))
             await self._flush()
-
-    def _abandon_response(self) -> None:
-        session = self.session
-        session.cancel()  # response.cancel to the server, playback stopped
-        if session._response is not None:  # the app sees the answer end
-            session._finish_response(session._response.id, "cancelled", None, {"reason": "timeout"})
-        session._awaiting_created = False  # so the next response.create is not held behind this one
-        session._want_response = False
-        self._expecting_since = None

@@ -9,7 +9,10 @@ What it owns (OpenAI Realtime API reference, "Client events" and "Server events"
 calling" and "Interruption"):
 
 - response sequencing: one response at a time; ``response.create`` waits for the active response's
-  ``response.done``; ``conversation_already_has_active_response`` re-queues it;
+  ``response.done``; ``conversation_already_has_active_response`` re-queues it. A typed message waits too, item
+  and all, while a response is active, asked for, or its tool calls are unanswered; then it goes out with a
+  ``response.create`` of its own, so each typed message gets its own answer, in order (two typed during one answer
+  are not merged into one response, and the conversation reads question, answer, question, answer);
 - tool calls: every ``function_call`` of a response is handed out on ``response.done`` (never for a cancelled
   response); their outputs go back as one ``function_call_output`` item each, then exactly one ``response.create``;
 - barge-in: on ``input_audio_buffer.speech_started`` while assistant audio plays, an :class:`Interrupted` event,
@@ -29,7 +32,7 @@ import base64
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -244,6 +247,7 @@ class RealtimeSession:
         self._response: _Response | None = None
         self._awaiting_created = False  # a response.create is in flight
         self._want_response = False  # a response.create waits for the active response to finish
+        self._typed: deque[tuple[str, str]] = deque()  # (item id, text) of typed messages waiting their turn
         self._audio: AudioPlayback | None = None  # the last assistant audio item handed to the app
         self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted items, the most recent kept
         self._texts: dict[str, list[str]] = {}
@@ -297,7 +301,7 @@ class RealtimeSession:
         pending = self._want_response or self._awaiting_created or self._response is not None
         self._want_response = self._awaiting_created = False
         if self._response is not None:
-            self._finish_response(self._response.id, "cancelled", None, {"reason": "connection_lost"})
+            self._finish_response(self._response.id, "cancelled", None, {"reason": "connection_lost"}, flush=False)
         self._audio = None
         self.renewal_needed = False
         self._send(SessionUpdate(session=self.options.to_session_config(self.tools)))
@@ -307,8 +311,8 @@ class RealtimeSession:
                     continue  # an utterance never transcribed: nothing to replay
                 self._outgoing.append(ConversationItemCreate(item=ConversationItem.model_validate(item)).to_wire())
             self._last_item_id = None
-            if pending:
-                self.create_response()
+            self._want_response = pending
+        self._flush_response_request()
 
     def update_options(self, options: SessionOptions) -> None:
         """Apply new session options now (``session.update``)."""
@@ -336,16 +340,29 @@ class RealtimeSession:
         self._send(InputAudioBufferClear())
 
     def send_text(self, text: str) -> str:
-        """A typed user message, then a response (held while one is active). Returns the new item's id."""
+        """A typed user message and a response of its own: ``conversation.item.create`` then ``response.create``.
+        While a response is active or asked for, or the tool calls of the last one are not answered yet, both wait
+        (in order with other typed messages) and go out when it is over: every typed message gets its own answer.
+        Returns the item's id (the id it has once sent)."""
         item_id = new_id("msg")
+        self._typed.append((item_id, text))
+        self._flush_response_request()
+        return item_id
+
+    @property
+    def typed_waiting(self) -> int:
+        """How many typed messages wait for the active response (or tool calls) to be over before going out."""
+        return len(self._typed)
+
+    def _send_typed(self, item_id: str, text: str) -> None:
         item = ConversationItem(
             id=item_id, type="message", role="user", content=[ContentPart(type="input_text", text=text)]
         )
         self._send(ConversationItemCreate(item=item))
         self._remember(item_id, item.to_wire())
         self._turn_ended_at = self.clock()
-        self.create_response()
-        return item_id
+        self._awaiting_created = True
+        self._send(ResponseCreate())
 
     def add_items(self, items: Iterable[Mapping[str, Any]]) -> list[str]:
         """Put earlier turns into the conversation, in order, without asking for a response (a resumed chat's
@@ -370,11 +387,35 @@ class RealtimeSession:
         return self._audio is not None and self._audio.playing(self.clock())
 
     def cancel(self) -> None:
-        """Stop the active response (``response.cancel``) and its playback."""
+        """Stop the active response (``response.cancel``) and its playback. A ``response.create`` held for it is
+        dropped; typed messages waiting (:meth:`send_text`) are not: they go out once the cancelled response ends."""
         self._want_response = False
         if self._response is not None or self._awaiting_created:
             self._send(ResponseCancel())
         self._interrupt(send_cancel=False)
+
+    def abandon_response(self, reason: str) -> None:
+        """Give up on the answer being waited for (the service went silent: its ``response.done`` may never come).
+
+        Sends ``response.cancel`` and stops playback as :meth:`cancel` does; a running response is reported ended at
+        once, as a :class:`ResponseDoneEvent` with ``status`` ``"cancelled"``, no usage and ``status_details``
+        ``{"reason": reason}``; a ``response.create`` in flight or held is forgotten, so the next request (a typed
+        message waiting, or a later :meth:`create_response`) goes out at once instead of behind it. ``reason`` is a
+        short code for the app and logs (e.g. ``"timeout"``). Raises nothing; without an answer pending it only
+        sends what :meth:`cancel` sends."""
+        self.cancel()
+        response = self._response
+        self._awaiting_created = False
+        self._want_response = False
+        if response is not None:
+            self._finish_response(response.id, "cancelled", None, {"reason": reason}, flush=False)
+        self._flush_response_request()
+
+    def report_error(self, error: RealtimeError) -> None:
+        """Hand ``error`` to the app with the session's own events, in order (:meth:`events_received`): for errors
+        the transport finds (a frame it could not read, an answer timed out). The session's state does not change,
+        even for a fatal ``error`` (its :attr:`fatal` is for the service's own fatal errors). Raises nothing."""
+        self._emit(error)
 
     def audio_sent(self, item_id: str) -> None:
         """The app handed this item's first audio to the player now (starts the played-ms estimate). The
@@ -556,7 +597,13 @@ class RealtimeSession:
         self._finish_response(response_id, obj.status or "completed", usage, obj.status_details)
 
     def _finish_response(
-        self, response_id: str, status: str, usage: dict[str, Any] | None, details: dict[str, Any] | None
+        self,
+        response_id: str,
+        status: str,
+        usage: dict[str, Any] | None,
+        details: dict[str, Any] | None,
+        *,
+        flush: bool = True,
     ) -> None:
         response, self._response = self._response, None
         calls = list(response.calls.values()) if response is not None else []
@@ -573,15 +620,23 @@ class RealtimeSession:
                 response_id, status, usage, latency, details, function_calls=len(calls) if status == "completed" else 0
             )
         )
-        self._flush_response_request()
+        if flush:
+            self._flush_response_request()
 
     # ------------------------------------------------------------------------------------------ helpers
 
     def _flush_response_request(self) -> None:
-        if self._want_response and not self.response_active and not self._tool_calls_running:
+        """Send the next response request once nothing runs: a held ``response.create`` first (a tool call's
+        follow-up, a re-asked answer), else the oldest typed message waiting, once no tool call of the last
+        response is left unanswered."""
+        if self.response_active or self._tool_calls_running:
+            return
+        if self._want_response:
             self._want_response = False
             self._awaiting_created = True
             self._send(ResponseCreate())
+        elif self._typed and not self.pending_tool_calls:
+            self._send_typed(*self._typed.popleft())
 
     def _interrupt(self, *, send_cancel: bool) -> None:
         audio, now = self._audio, self.clock()

@@ -11,7 +11,11 @@ python-websockets' connection API the client uses (iterate text frames, ``send``
 
 Both sides of a memory pair behave like websockets' connections: iterating ends after a normal close (1000,
 1001) and raises :class:`websockets.exceptions.ConnectionClosedError` after any other; ``send`` on a closed
-connection raises :class:`websockets.exceptions.ConnectionClosed`. Reference: the websockets documentation,
+connection raises :class:`websockets.exceptions.ConnectionClosed`. Each side buffers at most
+:data:`MAX_QUEUED_FRAMES` frames it has not read: a ``send`` that finds the peer's buffer full waits until the peer
+reads one (as a websocket's ``send`` waits while its write buffer is above the high-water mark), so a stalled reader
+stops its sender instead of letting memory grow; a close wakes every waiting ``send``, which then raises
+``ConnectionClosed``. Reference: the websockets documentation,
 "asyncio" API, ``ClientConnection`` (https://websockets.readthedocs.io/en/stable/reference/asyncio/client.html).
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -29,9 +34,11 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.frames import Close
 
 __all__ = [
+    "MAX_QUEUED_FRAMES",
     "Connection",
     "ConnectionRefused",
     "Connector",
+    "MemoryConnection",
     "Serve",
     "memory_connector",
     "memory_pair",
@@ -119,16 +126,31 @@ def websocket_connector(
     return open_websocket
 
 
-_EOF = object()
+MAX_QUEUED_FRAMES = 256
+"""Frames one side of a memory pair holds unread before its peer's ``send`` waits: seconds of audio deltas (a few
+to a few tens of KB each), a few MB at most, far more than a reader that keeps up ever has waiting."""
 
 
 class MemoryConnection:
-    """One side of an in-memory connection pair (see :func:`memory_pair`)."""
+    """One side of an in-memory connection pair (see :func:`memory_pair`). ``max_queued`` (frames, at least 1)
+    bounds the frames received and not yet read."""
 
-    def __init__(self) -> None:
-        self._inbox: asyncio.Queue[object] = asyncio.Queue()
+    def __init__(self, max_queued: int = MAX_QUEUED_FRAMES) -> None:
+        if max_queued < 1:
+            raise ValueError(f"max_queued must be at least 1, got {max_queued}")
+        self.max_queued = max_queued
+        self._inbox: deque[str | bytes] = deque()
+        self._readable = asyncio.Event()  # set when a frame or the end can be read
+        self._writable = asyncio.Event()  # set when the inbox has room, or the connection closed
+        self._writable.set()
+        self._send_lock = asyncio.Lock()  # sends take turns, in call order (asyncio's Lock is first come first served)
         self._peer: MemoryConnection | None = None
         self._close: Close | None = None
+
+    @property
+    def queued(self) -> int:
+        """Frames received and not yet read (at most ``max_queued``)."""
+        return len(self._inbox)
 
     @property
     def close_code(self) -> int | None:
@@ -141,11 +163,19 @@ class MemoryConnection:
         return self._close.reason if self._close is not None else None
 
     async def send(self, message: str) -> None:
-        """Deliver one text frame to the peer; raises ``ConnectionClosed`` once closed."""
-        if self._close is not None:
-            raise self._closed_error()
-        assert self._peer is not None
-        self._peer._inbox.put_nowait(message)
+        """Deliver one text frame to the peer, in call order. Waits while the peer holds ``max_queued`` unread
+        frames; raises ``ConnectionClosed`` when the connection is closed, or closes while it waits (the frame is
+        then not delivered)."""
+        peer = self._peer
+        assert peer is not None
+        async with self._send_lock:
+            while self._close is None and len(peer._inbox) >= peer.max_queued:
+                peer._writable.clear()
+                await peer._writable.wait()
+            if self._close is not None:
+                raise self._closed_error()
+            peer._inbox.append(message)
+            peer._readable.set()
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         """The frames received, in order; ends on a normal close and raises on any other."""
@@ -153,23 +183,29 @@ class MemoryConnection:
 
     async def _frames(self) -> AsyncIterator[str | bytes]:
         while True:
-            frame = await self._inbox.get()
-            if frame is _EOF:
-                assert self._close is not None
+            if self._inbox:
+                frame = self._inbox.popleft()
+                self._writable.set()
+                yield frame
+                continue
+            if self._close is not None:
                 if self._close.code in (1000, 1001):
                     return
                 raise self._closed_error()
-            yield frame  # type: ignore[misc]
+            self._readable.clear()
+            await self._readable.wait()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close both sides: each side's iteration ends once it has read what was sent before."""
+        """Close both sides: each side's iteration ends once it has read what was sent before, and a ``send``
+        waiting for room on either side raises ``ConnectionClosed``."""
         if self._close is not None:
             return
         frame = Close(code, reason)
         for side in (self, self._peer):
             if side is not None and side._close is None:
                 side._close = frame
-                side._inbox.put_nowait(_EOF)
+                side._readable.set()
+                side._writable.set()
 
     def _closed_error(self) -> Exception:
         assert self._close is not None
@@ -178,17 +214,19 @@ class MemoryConnection:
         return ConnectionClosedError(self._close, self._close, rcvd_then_sent=True)
 
 
-def memory_pair() -> tuple[MemoryConnection, MemoryConnection]:
-    """Two connected :class:`MemoryConnection` objects: what one sends, the other receives."""
-    a, b = MemoryConnection(), MemoryConnection()
+def memory_pair(max_queued: int = MAX_QUEUED_FRAMES) -> tuple[MemoryConnection, MemoryConnection]:
+    """Two connected :class:`MemoryConnection` objects: what one sends, the other receives; each holds at most
+    ``max_queued`` unread frames (ValueError below 1)."""
+    a, b = MemoryConnection(max_queued), MemoryConnection(max_queued)
     a._peer, b._peer = b, a
     return a, b
 
 
-def memory_connector(serve: Serve) -> Connector:
+def memory_connector(serve: Serve, *, max_queued: int = MAX_QUEUED_FRAMES) -> Connector:
     """A connector that binds each client to ``serve`` in this process: every connect makes a
-    :func:`memory_pair` and runs ``await serve(server_side, path_with_query, headers)`` as a task. When ``serve``
-    returns, the connection closes (1000); when it raises, it closes with 1011."""
+    :func:`memory_pair` (``max_queued`` unread frames a side) and runs ``await serve(server_side, path_with_query,
+    headers)`` as a task. When ``serve`` returns, the connection closes (1000); when it raises, it closes with
+    1011."""
     tasks: set[asyncio.Task[None]] = set()
 
     async def run(server_side: MemoryConnection, path: str, headers: Mapping[str, str]) -> None:
@@ -203,7 +241,7 @@ def memory_connector(serve: Serve) -> Connector:
     async def open_memory(url: str, headers: Mapping[str, str]) -> Connection:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        client_side, server_side = memory_pair()
+        client_side, server_side = memory_pair(max_queued)
         task = asyncio.create_task(run(server_side, path, Headers(headers)), name="memory-connection")
         tasks.add(task)
         task.add_done_callback(tasks.discard)

@@ -176,12 +176,102 @@ def test_typed_turn_creates_item_then_one_response() -> None:
 def test_response_create_is_held_while_a_response_is_active() -> None:
     s = Script()
     s.created("r1")
-    s.session.send_text("one")
-    s.session.send_text("two")
+    s.session.create_response()
+    s.session.create_response()
     s.act()
     assert s.sent_types().count("response.create") == 0
     s.done("r1")
-    assert s.sent_types().count("response.create") == 1  # both typed turns answered by one response
+    assert s.sent_types().count("response.create") == 1  # one response.create at most
+
+
+def _typed(sent: dict[str, Any]) -> str:
+    return str(sent["item"]["content"][0]["text"])
+
+
+def test_messages_typed_during_an_answer_each_get_their_own_answer_in_order() -> None:
+    # Two messages typed while the story is being answered: each goes out (item, then response.create) after the
+    # answer before it is done, so neither is merged into the other's answer (the offline engine answers only the
+    # newest user message: a merged turn left "tell me a story" unanswered).
+    s = Script()
+    s.session.send_text("tell me a story")
+    s.created("story")
+    ids = [s.session.send_text("one"), s.session.send_text("two")]
+    s.act()
+    assert s.sent_types()[1:] == ["conversation.item.create", "response.create"]
+    assert s.session.typed_waiting == 2
+    s.done("story")
+    assert s.sent_types()[3:] == ["conversation.item.create", "response.create"]
+    assert _typed(s.sent[3]) == "one" and s.sent[3]["item"]["id"] == ids[0]
+    s.created("r_one")
+    s.done("r_one")
+    assert s.sent_types()[5:] == ["conversation.item.create", "response.create"]
+    assert _typed(s.sent[5]) == "two" and s.sent[5]["item"]["id"] == ids[1]
+    s.created("r_two")
+    s.done("r_two")
+    assert len(s.sent) == 7 and s.session.typed_waiting == 0
+    texts = [i["content"][0]["text"] for i in s.session.history]
+    assert texts == ["tell me a story", "one", "two"]
+
+
+def test_a_message_typed_before_the_answer_was_created_waits_for_it() -> None:
+    s = Script()
+    s.session.send_text("tell me a story")
+    s.session.send_text("and then?")  # back to back: the first response.create is still in flight
+    s.act()
+    assert s.sent_types().count("response.create") == 1
+    s.created("story")
+    s.done("story")
+    assert s.sent_types().count("response.create") == 2 and _typed(s.sent[-2]) == "and then?"
+
+
+def test_a_cancel_keeps_the_messages_typed_meanwhile() -> None:
+    # The mic goes off while the story plays (the app cancels it): the message typed meanwhile is still answered.
+    s = Script()
+    s.created("story")
+    s.audio("item_story", 3000, "story")
+    s.session.send_text("what time is it?")
+    s.clock.now += 1.0
+    s.session.cancel()
+    s.act()
+    assert "response.cancel" in s.sent_types() and s.sent_types().count("response.create") == 0
+    s.done("story", status="cancelled")
+    assert s.sent_types()[-2:] == ["conversation.item.create", "response.create"]
+    assert _typed(s.sent[-2]) == "what time is it?"
+
+
+def test_a_typed_message_waits_for_the_tool_calls_follow_up() -> None:
+    s = Script()
+    s.session.send_text("what time is it?")
+    s.created("r1")
+    call = {"type": "function_call", "call_id": "c1", "name": "get_time", "arguments": "{}"}
+    s.session.send_text("and the date?")
+    s.done("r1", output=[call])
+    assert s.sent_types().count("response.create") == 1  # the tool's output comes first
+    s.session.take_tool_calls()
+    s.session.tool_results([ToolOutput("c1", '{"time": "noon"}')])
+    s.act()
+    assert s.sent_types()[-2:] == ["conversation.item.create", "response.create"]
+    assert s.sent[-2]["item"]["type"] == "function_call_output"
+    s.created("r2")
+    s.done("r2")
+    assert s.sent_types()[-2:] == ["conversation.item.create", "response.create"]
+    assert _typed(s.sent[-2]) == "and the date?"
+
+
+def test_a_reconnect_replays_then_sends_the_messages_still_waiting() -> None:
+    s = Script()
+    s.session.send_text("tell me a story")
+    s.created("story")
+    s.session.send_text("one")
+    s.act()
+    s.sent.clear()
+    s.session.start(replay=True)  # the connection dropped during the story
+    s.act()
+    assert s.sent_types() == ["session.update", "conversation.item.create", "response.create"]
+    assert _typed(s.sent[1]) == "tell me a story"  # replayed, and its answer asked for again
+    s.created("story_again")
+    s.done("story_again")
+    assert s.sent_types()[-2:] == ["conversation.item.create", "response.create"] and _typed(s.sent[-2]) == "one"
 
 
 def test_active_response_error_requeues_the_request() -> None:
@@ -407,6 +497,8 @@ def test_history_is_capped() -> None:
     s = RealtimeSession(SessionOptions(), max_history_items=5)
     for i in range(20):
         s.send_text(f"message {i}")
+        s.receive({"type": "response.created", "response": {"id": f"r{i}", "status": "in_progress", "output": []}})
+        s.receive({"type": "response.done", "response": {"id": f"r{i}", "status": "completed", "output": []}})
     assert len(s.history) == 5
     assert s.history[-1]["content"][0]["text"] == "message 19"
 
@@ -524,3 +616,33 @@ def test_the_session_classifies_refused_handshakes() -> None:
     from realtime.session import classify_handshake
 
     assert [classify_handshake(s) for s in (401, 403, 404, 429, 500)] == ["fatal"] * 3 + ["retryable"] * 2
+
+
+def test_abandoning_the_answer_ends_it_for_the_app_and_lets_the_next_request_go_at_once() -> None:
+    s = Script()
+    s.session.send_text("hello?")
+    s.created("r1")
+    s.session.send_text("anyone there?")
+    s.session.abandon_response("timeout")  # the service went silent
+    s.act()
+    (done,) = s.of(ResponseDoneEvent)
+    assert (done.response_id, done.status, done.usage) == ("r1", "cancelled", None)
+    assert done.status_details == {"reason": "timeout"}
+    assert s.sent_types()[-3:] == ["response.cancel", "conversation.item.create", "response.create"]
+    assert _typed(s.sent[-2]) == "anyone there?"
+    s.session.abandon_response("timeout")  # the create in flight is forgotten too
+    s.session.create_response()
+    s.act()
+    assert s.sent_types()[-2:] == ["response.cancel", "response.create"]
+    assert len(s.of(ResponseDoneEvent)) == 1  # no response was running the second time
+
+
+def test_a_reported_error_reaches_the_app_in_order_and_changes_nothing() -> None:
+    s = Script()
+    s.session.send_text("hi")
+    s.created("r1")
+    error = RealtimeError("invalid_server_event", "unreadable", fatal=True)
+    s.session.report_error(error)
+    s.done("r1")
+    assert [type(e) for e in s.events] == [ResponseStarted, RealtimeError, ResponseDoneEvent]
+    assert s.of(RealtimeError) == [error] and s.session.fatal is None
