@@ -3,7 +3,7 @@ engine).
 
 Seen once in a browser under load: a message typed while the story was being spoken was never answered. Typed
 messages used to go into the conversation at once and share one held ``response.create``, so two typed during one
-answer got one answer between them, and the offline responder answers only the newest. Each round asks for the
+answer got one answer between them, and the offline responder answers only the newest. The round asks for the
 offline responder's long story with voice on and types while the story's audio still arrives; every typed message
 must get its own answer, in order, with nothing lost, no error and no interruption.
 """
@@ -32,18 +32,17 @@ def _errors(chat: WireChat) -> list[str]:
             if e == "new_message" and (d.get("isError") or d.get("name") == "Error")]  # fmt: skip
 
 
-async def _story_then_typed(chat: WireChat, words: list[str], *, during_audio: bool) -> None:
-    """Ask for the story, then type one message per word (``during_audio``: once the story's audio streams; else
-    at once, before its answer was even created); every message must get its own answer, after the story."""
+async def _story_then_typed(chat: WireChat, words: list[str]) -> None:
+    """Ask for the story, then type one message per word once the story's audio streams; every message must get
+    its own answer, after the story."""
     tracks_before = len(chat.audio_tracks())
     replies_before = len(_replies(chat))
     responses_before = len(chat.named("token_usage"))
     await chat.type("Tell me a story")
-    if during_audio:
-        await chat.wait(lambda: len(chat.audio_tracks()) > tracks_before, ANSWER_S, "the story's audio")
-        story = chat.audio_tracks()[tracks_before]
-        await chat.wait(lambda: sum(d["track"] == story for d in chat.named("audio_chunk")) >= 3, ANSWER_S,
-                        "more of the story's audio")  # fmt: skip
+    await chat.wait(lambda: len(chat.audio_tracks()) > tracks_before, ANSWER_S, "the story's audio")
+    story = chat.audio_tracks()[tracks_before]
+    await chat.wait(lambda: sum(d["track"] == story for d in chat.named("audio_chunk")) >= 3, ANSWER_S,
+                    "more of the story's audio")  # fmt: skip
     typed_at = time.monotonic()
     for word in words:
         await chat.type(f"Please repeat the word {word}")
@@ -57,8 +56,8 @@ async def _story_then_typed(chat: WireChat, words: list[str], *, during_audio: b
         assert word in reply.lower() and STORY[0] not in reply, replies
     tracks = chat.audio_tracks()[tracks_before:]
     assert len(tracks) == 1 + len(words), tracks
-    if during_audio:  # the messages really were typed while the story's audio was streaming
-        assert any(t > typed_at for t, e, d in chat.events if e == "audio_chunk" and d["track"] == tracks[0])
+    # The messages really were typed while the story's audio was streaming.
+    assert any(t > typed_at for t, e, d in chat.events if e == "audio_chunk" and d["track"] == tracks[0])
     # Nothing is cut: each answer's audio comes after all of the one before it.
     chunks = [(t, d["track"]) for t, e, d in chat.events if e == "audio_chunk"]
     for before, after in itertools.pairwise(tracks):
@@ -70,10 +69,9 @@ async def test_messages_typed_while_the_answer_plays_each_get_their_own_answer(a
     chat = await open_chat(app_server.url)
     try:
         await chat.voice_on()
-        for word in ("papaya", "quokka", "zeppelin"):
-            await _story_then_typed(chat, [word], during_audio=True)
-        await _story_then_typed(chat, ["marmalade", "tangerine"], during_audio=True)
-        await _story_then_typed(chat, ["gondola"], during_audio=False)
+        # One round (a story is spoken in real time: each round takes about 40 s): two messages typed back to back
+        # while the story streams, the case that lost one before.
+        await _story_then_typed(chat, ["marmalade", "tangerine"])
         assert _errors(chat) == []
         assert chat.decode_errors == 0
     finally:
