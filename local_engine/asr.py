@@ -102,35 +102,35 @@ class Word:
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """One decode: ``text`` (stripped of nothing: Whisper's leading space kept) and its ``tokens``; when aligned
-    (:meth:`WhisperTranscriber.decode` with ``align``), its ``words``, ``voiced_end``, the end of the last sample of
-    the decoded audio louder than -40 dBFS (s from its start), and its ``duration`` (s)."""
+    (:meth:`WhisperTranscriber.decode` with ``align``), its ``words`` and ``voiced_end``, the end of the last sample
+    of the decoded audio louder than -40 dBFS (s from its start)."""
 
     text: str
     tokens: tuple[int, ...]
     words: tuple[Word, ...] = ()
     voiced_end: float | None = None
-    duration: float | None = None
-    """s of audio decoded (when aligned)."""
 
     def heard(self) -> Heard:
         """The text without the trailing words that begin later than :data:`UNHEARD_MS` before :attr:`voiced_end`
         (Whisper finishes a cut-off phrase in the silence after it: "I need a recipe for" + pause becomes "I need a
-        recipe for it.", the "it" aligned to the first frame of the silence), with
-        :attr:`Heard.last_word_ms`, how long before the end of the voiced audio the last word kept began. The
-        text as it is when the decode was not aligned."""
+        recipe for it.", the "it" aligned to the first frame of the silence), with :attr:`Heard.last_word_ms`, how
+        long before the end of the voice the last word kept began. The text as it is when the decode was not
+        aligned."""
         if self.voiced_end is None:
             return Heard(self.text)
-        silence_ms = None if self.duration is None else (self.duration - self.voiced_end) * 1000
         spoken = [i for i, w in enumerate(self.words) if _LETTERS.search(w.text)]
         if not spoken:
-            return Heard(self.text, None, silence_ms)
-        last = spoken[-1]
-        while spoken and self.words[spoken[-1]].start > self.voiced_end - UNHEARD_MS / 1000:
-            spoken.pop()
-        if not spoken:
-            return Heard("", None, silence_ms)
-        text = self.text if spoken[-1] == last else "".join(w.text for w in self.words[: spoken[-1] + 1])
-        return Heard(text, (self.voiced_end - self.words[spoken[-1]].start) * 1000, silence_ms)
+            return Heard(self.text)
+        kept = len(spoken)
+        while kept and self.words[spoken[kept - 1]].start > self.voiced_end - UNHEARD_MS / 1000:
+            kept -= 1
+        if not kept:
+            return Heard("")
+        last = self.words[spoken[kept - 1]]
+        if kept == len(spoken):
+            return Heard(self.text, (self.voiced_end - last.start) * 1000)
+        end = spoken[kept]  # the first word dropped: the punctuation after the last one kept stays
+        return Heard("".join(w.text for w in self.words[:end]), (self.voiced_end - last.start) * 1000)
 
 
 @dataclass
@@ -311,8 +311,7 @@ class WhisperTranscriber:
             loud = np.flatnonzero(np.abs(audio) > _VOICED_PEAK)
             voiced_end = (int(loud[-1]) + 1) / MODEL_RATE if loud.size else 0.0
         self.decode_ms.append((time.perf_counter() - started) * 1000)
-        duration = audio.size / MODEL_RATE if align else None
-        return Decoded(tokenizer.decode(tokens), tuple(tokens), words, voiced_end, duration)
+        return Decoded(tokenizer.decode(tokens), tuple(tokens), words, voiced_end)
 
     def _align(self, encoded: ctranslate2.StorageView, tokenizer: Tokenizer, tokens: list[int], frames: int
                ) -> tuple[Word, ...]:  # fmt: skip
@@ -509,7 +508,7 @@ class TranscriptionStream:
         """The words heard in all audio pushed so far (stripped; :meth:`Decoded.heard`: without the words Whisper
         put in the silence after the speech), decoded on the worker as end-of-turn work."""
         heard = (await self._decode_all()).heard()
-        return Heard(heard.strip(), heard.last_word_ms, heard.silence_ms)
+        return Heard(heard.strip(), heard.last_word_ms)
 
     async def _decode_all(self) -> Decoded:
         samples = self._samples

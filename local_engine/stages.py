@@ -90,17 +90,14 @@ class Heard(str):
     """The words recognised so far in an utterance (a ``str``), with how their end sits in the audio.
 
     ``last_word_ms``: how long before the end of the voiced audio the last word began (ms, from the recognizer's
-    word alignment); ``silence_ms``: how much audio after the last voiced sample the recognizer heard (ms); each
-    ``None`` when unknown. A :class:`TranscriptStream`'s :meth:`~TranscriptStream.hypothesis` may return one; a
-    plain ``str`` means nothing is known beyond the text."""
+    word alignment), ``None`` when unknown. A :class:`TranscriptStream`'s :meth:`~TranscriptStream.hypothesis` may
+    return one; a plain ``str`` means nothing is known beyond the text."""
 
     last_word_ms: float | None
-    silence_ms: float | None
 
-    def __new__(cls, text: str, last_word_ms: float | None = None, silence_ms: float | None = None) -> Heard:
+    def __new__(cls, text: str, last_word_ms: float | None = None) -> Heard:
         heard = super().__new__(cls, text)
         heard.last_word_ms = last_word_ms
-        heard.silence_ms = silence_ms
         return heard
 
 
