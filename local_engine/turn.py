@@ -271,14 +271,17 @@ class TurnSchedule:
 
 EAGERNESS: dict[str, TurnSchedule] = {
     "high": TurnSchedule(((32, 0.35), (320, 0.2), (768, 0.1)), 1500),
-    "medium": TurnSchedule(((64, 0.5), (480, 0.3), (960, 0.15)), 2500),
+    "medium": TurnSchedule(((64, 0.5), (480, 0.3), (960, 0.15), (1280, 0.1)), 2500),
     "low": TurnSchedule(((320, 0.6), (800, 0.4), (1600, 0.2)), 4000),
 }
 EAGERNESS["auto"] = EAGERNESS["medium"]
 """``semantic_vad``'s ``eagerness`` (the Realtime API's ``auto`` is ``medium``). A finished sentence usually ends
 at the first check: ``medium`` judges the first 64 ms of silence after the last frame Silero calls speech, which
 with the audio arriving in chunks of about 170 ms comes about 200 ms after the last voiced sample; a pause in the
-middle of one is waited through."""
+middle of one is waited through. A ``doubtful`` transcript ends the turn only at the last check: for ``medium``
+after 1280 ms of silence, longer than most pauses inside an utterance (under 1 s: Campione and Véronis 2002, "A
+large-scale multilingual study of silent pause duration", Speech Prosody), since Whisper also writes a finished
+sentence for a phrase cut by such a pause."""
 
 UNPUNCTUATED_MARGIN = 0.25
 """Words that end without punctuation (Whisper punctuates what sounds finished) need this much more of Smart Turn's
@@ -372,7 +375,9 @@ class SemanticVadStream(SileroVadStream):
             probability = await asyncio.to_thread(self._turn.probability, audio)
             self.last_probability = probability
         last_check = needed <= self.schedule.checks[-1][1]
-        log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r", needed, probability, text[-60:])
+        last_word_ms = text.last_word_ms if isinstance(text, Heard) else None
+        log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r, last word began %s ms before the end of the"
+                  " voice", needed, probability, text[-60:], last_word_ms)  # fmt: skip
         if not self.judge(probability, text, needed, last_check=last_check):
             return None
         if pause != self._pause_id:

@@ -197,6 +197,23 @@ def test_semantic_stream_hands_out_each_check_once_and_ends_when_told() -> None:
     assert stream.end_turn() is None and not stream.in_speech
 
 
+async def test_doubtful_words_wait_through_a_pause_of_one_second() -> None:
+    stream = SemanticVadStream(SileroVad.shared(), "medium")
+    stream.feed(silence(500) + spoken("Can you tell me about"))
+
+    async def words() -> str:
+        return "Can you tell me about?"  # what Whisper writes at the pause
+
+    ended_at: int | None = None  # the pause (ms) that ended the turn
+    for _ in range(150):  # 3 s of silence, 20 ms at a time
+        stream.feed(silence(20))
+        pause = stream.pause_ms
+        if (needed := stream.due_check()) is not None and await stream.settle(needed, words()) is not None:
+            ended_at = pause
+            break
+    assert ended_at is not None and 1000 < ended_at < EAGERNESS["medium"].max_pause_ms, ended_at
+
+
 def test_semantic_stream_ends_by_itself_after_the_longest_pause() -> None:
     stream = SemanticVadStream(SileroVad.shared(), "high")
     events = stream.feed(silence(300) + speak_pcm("Tell me about") + silence(EAGERNESS["high"].max_pause_ms + 200))
