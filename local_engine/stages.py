@@ -113,7 +113,8 @@ class TranscriptStream(Protocol):
         ...
 
     async def hypothesis(self) -> str:
-        """The transcript of everything pushed so far."""
+        """The transcript of everything pushed so far; a :class:`Heard` when the recognizer measured its end (pass
+        it on as it is: ``semantic_vad``'s judge reads it)."""
         ...
 
     async def finish(self) -> str:
