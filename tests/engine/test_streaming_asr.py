@@ -22,6 +22,7 @@ from local_engine.asr import (
     split_windows,
     window_frames,
 )
+from local_engine.stages import Heard
 from local_engine.turn import SHORT_LAST_WORD_MS, heard_cue, transcript_cue
 from tests.audio import silence, speak_pcm, word_errors, words
 
@@ -96,21 +97,19 @@ async def test_a_hypothesis_leaves_out_the_word_whisper_puts_in_the_silence_afte
     assert transcript_cue(heard) == "unfinished"
 
 
-async def test_a_finished_questions_last_word_is_long_and_a_cut_phrases_is_not(
-    transcriber: WhisperTranscriber,
-) -> None:
+def test_a_finished_questions_last_word_is_long_and_a_cut_phrases_is_not(transcriber: WhisperTranscriber) -> None:
+    def heard(text: str) -> Heard:
+        audio = asr.to_model_rate(silence(300) + speak_pcm(text) + silence(150))
+        return transcriber.decode(audio, align=True).heard()
+
     for question in ("How far away is the moon?", "What is the capital of Canada?"):
-        stream = transcriber.stream()
-        stream.push(silence(300) + speak_pcm(question) + silence(150))
-        heard = await stream.hypothesis()
-        assert heard_cue(heard) == "finished", heard
-        assert heard.last_word_ms is not None and heard.last_word_ms >= SHORT_LAST_WORD_MS, heard
+        words_heard = heard(question)
+        assert heard_cue(words_heard) == "finished", words_heard
+        assert words_heard.last_word_ms is not None and words_heard.last_word_ms >= SHORT_LAST_WORD_MS, words_heard
     # tiny.en writes "I am looking for a good place too." and "How do I make a car run?"
     for cut in ("I am looking for a good place to", "How do I make a cup of"):
-        stream = transcriber.stream()
-        stream.push(silence(300) + speak_pcm(cut) + silence(150))
-        heard = await stream.hypothesis()
-        assert heard_cue(heard) != "finished", heard
+        words_heard = heard(cut)
+        assert heard_cue(words_heard) != "finished", words_heard
 
 
 def test_heard_drops_the_words_aligned_after_the_voice() -> None:
