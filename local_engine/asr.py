@@ -25,6 +25,7 @@ import asyncio
 import collections
 import functools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,8 +41,9 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from local_engine.models import whisper_model_dir
+from local_engine.stages import Heard
 
-__all__ = ["Decoded", "TranscriptionStream", "WhisperTranscriber"]
+__all__ = ["Decoded", "TranscriptionStream", "WhisperTranscriber", "Word"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,11 @@ a beam of 2 10.4% (232 ms median per decode on the 2-core machine), of 5 9.6% (3
 fast."""
 STREAM_STEP_MS = 1500
 """While the user speaks, a new hypothesis is decoded after this much more audio."""
+REUSE_QUIET_MS = 10
+"""A hypothesis of audio that ends in this much quiet (ms below -40 dBFS) is aligned, and stands as the decode of the
+whole utterance while no voiced audio comes after it: a pause may be starting, and the decode that judges it would
+otherwise wait behind the hypothesis (one decode at a time, 150-300 ms each on the 2-core machine) and then decode the
+same words again."""
 STREAM_MAX_S = 20
 """Past this length an utterance gets no more hypotheses while spoken (only its final decode)."""
 STREAM_KEEP_S = 32
@@ -70,6 +77,12 @@ _SILENT_PEAK = 1e-3
 _VOICED_PEAK = 0.01  # -40 dBFS: quieter audio after a decode does not change its words
 _NO_SPEECH_P = 0.6  # faster-whisper's defaults: no speech when the model says so and is unsure of its words
 _LOW_LOGPROB = -1.0
+UNHEARD_MS = 60
+"""A word that begins less than this (ms) before the end of the voiced audio was not heard: the alignment, in 20 ms
+steps, puts a word Whisper adds in the silence after the speech at the end of the voice, while a spoken word, even a
+short one, begins 150 ms or more before it (espeak-ng voices, 150 words per minute)."""
+_LETTERS = re.compile(r"[^\W_]")  # a word, not a lone punctuation mark
+TOKENS_PER_S = 50  # Whisper's decoder positions per second of audio (20 ms each), what alignments count in
 _FINAL, _PARTIAL = 0, 1  # request priorities
 
 
@@ -80,11 +93,49 @@ def window_frames(samples: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a decode placed in its audio: ``text`` as Whisper wrote it (leading space and punctuation kept),
+    ``start`` / ``end`` in s from the start of the decoded audio, ``probability`` the mean of its tokens'
+    probabilities (0..1)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
 class Decoded:
-    """One decode: ``text`` (stripped of nothing: Whisper's leading space kept) and its ``tokens``."""
+    """One decode: ``text`` (stripped of nothing: Whisper's leading space kept) and its ``tokens``; when aligned
+    (:meth:`WhisperTranscriber.decode` with ``align``), its ``words`` and ``voiced_end``, the end of the last sample
+    of the decoded audio louder than -40 dBFS (s from its start)."""
 
     text: str
     tokens: tuple[int, ...]
+    words: tuple[Word, ...] = ()
+    voiced_end: float | None = None
+
+    def heard(self) -> Heard:
+        """The text without the trailing words that begin later than :data:`UNHEARD_MS` before :attr:`voiced_end`
+        (Whisper finishes a cut-off phrase in the silence after it: "I need a recipe for" + pause becomes "I need a
+        recipe for it.", the "it" aligned to the first frame of the silence), with :attr:`Heard.last_word_ms`, how
+        long before the end of the voice the last word kept began. The text as it is when the decode was not
+        aligned."""
+        if self.voiced_end is None:
+            return Heard(self.text)
+        spoken = [i for i, w in enumerate(self.words) if _LETTERS.search(w.text)]
+        if not spoken:
+            return Heard(self.text)
+        kept = len(spoken)
+        while kept and self.words[spoken[kept - 1]].start > self.voiced_end - UNHEARD_MS / 1000:
+            kept -= 1
+        if not kept:
+            return Heard("")
+        last = self.words[spoken[kept - 1]]
+        if kept == len(spoken):
+            return Heard(self.text, (self.voiced_end - last.start) * 1000)
+        end = spoken[kept]  # the first word dropped: the punctuation after the last one kept stays
+        return Heard("".join(w.text for w in self.words[:end]), (self.voiced_end - last.start) * 1000)
 
 
 @dataclass
@@ -211,12 +262,19 @@ class WhisperTranscriber:
         return self._tokenizers[key]
 
     def decode(
-        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, prefix: str = ""
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        prefix: str = "",
+        align: bool = False,
     ) -> Decoded:
-        """Greedy decode of ``audio`` (float32 16 kHz, at most :data:`MAX_WINDOW_S`) on the calling thread.
+        """Beam-search decode of ``audio`` (float32 16 kHz, at most :data:`MAX_WINDOW_S`) on the calling thread.
 
         ``prompt``: Whisper's initial prompt (spelling hints); ``prefix``: text the transcript is forced to start
-        with (confirmed words). Multilingual models detect the language when ``language`` is ``None``."""
+        with (confirmed words); ``align``: also place the words in the audio (:attr:`Decoded.words`, about 10-20 ms
+        more on the 2-core machine). Multilingual models detect the language when ``language`` is ``None``."""
         if audio.size > MAX_WINDOW_S * MODEL_RATE:
             raise ValueError(f"at most {MAX_WINDOW_S} s per decode, got {audio.size / MODEL_RATE:.1f} s")
         started = time.perf_counter()
@@ -249,10 +307,40 @@ class WhisperTranscriber:
                                     tokenizer.sot, tokenizer.sot_prev, tokenizer.sot_lm, tokenizer.no_speech}),
         )[0]  # fmt: skip
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        self.decode_ms.append((time.perf_counter() - started) * 1000)
         if not forced and result.no_speech_prob > _NO_SPEECH_P and result.scores[0] < _LOW_LOGPROB:
-            return Decoded("", ())
-        return Decoded(tokenizer.decode(tokens), tuple(tokens))
+            tokens = []
+        words: tuple[Word, ...] = ()
+        voiced_end: float | None = None
+        if align:
+            words = self._align(encoded, tokenizer, tokens, audio.size // HOP)
+            loud = np.flatnonzero(np.abs(audio) > _VOICED_PEAK)
+            voiced_end = (int(loud[-1]) + 1) / MODEL_RATE if loud.size else 0.0
+        self.decode_ms.append((time.perf_counter() - started) * 1000)
+        return Decoded(tokenizer.decode(tokens), tuple(tokens), words, voiced_end)
+
+    def _align(self, encoded: ctranslate2.StorageView, tokenizer: Tokenizer, tokens: list[int], frames: int
+               ) -> tuple[Word, ...]:  # fmt: skip
+        """``tokens`` placed in the first ``frames`` log-mel frames by the cross-attention of Whisper's alignment
+        heads and dynamic time warping (CTranslate2's ``Whisper.align``; the word grouping and timing of
+        faster-whisper's ``find_alignment``, Radford et al. 2022 section 3.8 for the method)."""
+        if not tokens:
+            return ()
+        result = self._model.model.align(encoded, tokenizer.sot_sequence, [tokens], frames, median_filter_width=7)[0]
+        if not result.alignments:
+            return ()
+        text_index = np.array([pair[0] for pair in result.alignments])
+        time_index = np.array([pair[1] for pair in result.alignments])
+        texts, groups = tokenizer.split_to_word_tokens([*tokens, tokenizer.eot])
+        bounds = np.cumsum([0] + [len(g) for g in groups[:-1]])  # first token of each word, then the end of text
+        jumps = np.pad(np.diff(text_index), (1, 0), constant_values=1).astype(bool)
+        times = time_index[jumps] / TOKENS_PER_S  # when each token begins, s
+        probs = np.asarray(result.text_token_probs, dtype=np.float64)
+        if len(groups) < 2 or times.size <= bounds[-1] or probs.size < bounds[-1]:
+            return ()
+        return tuple(
+            Word(text, float(times[a]), float(times[b]), float(probs[a:b].mean()))
+            for text, a, b in zip(texts[:-1], bounds[:-1], bounds[1:], strict=True)
+        )
 
     def submit(self, owner: object, work: Callable[[], Any], *, final: bool = True) -> Future[Any]:
         """Queue ``work`` (a callable run on the worker thread) in ``owner``'s queue. ``final``: on the latency path
@@ -345,6 +433,7 @@ class TranscriptionStream:
         self._previous: str | None = None  # the previous hypothesis's text after the confirmed prefix
         self._latest: tuple[int, Decoded] | None = None  # (samples covered, decode) of the newest full decode
         self._partial: Future[Any] | None = None
+        self._partial_at: int | None = None  # samples the hypothesis in _partial covers, when it may stand as a decode
         self._full: tuple[int, asyncio.Future[Decoded]] | None = None
         self._decoded_at = 0  # samples covered by the last hypothesis requested
         self._closed = False
@@ -374,20 +463,23 @@ class TranscriptionStream:
         ):
             self._decoded_at = self._samples
             audio = self._audio()
-            self._partial = self._asr.submit(self, lambda: self._hypothesis_sync(audio), final=False)
+            quiet = self._samples - self._voiced_end >= REUSE_QUIET_MS * MODEL_RATE // 1000
+            self._partial = self._asr.submit(self, lambda: self._hypothesis_sync(audio, quiet), final=False)
+            self._partial_at = self._samples if quiet else None
 
     def _audio(self) -> np.ndarray:
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks)]
         return lead_in(self._chunks[0]) if self._chunks else np.zeros(0, dtype=np.float32)
 
-    def _hypothesis_sync(self, audio: np.ndarray) -> None:
+    def _hypothesis_sync(self, audio: np.ndarray, align: bool) -> Decoded | None:
         """Worker thread: decode with the confirmed prefix forced, confirm what two hypotheses agree on."""
         if self._closed or audio.size < MODEL_RATE // 4 or float(np.max(np.abs(audio))) < _SILENT_PEAK:
-            return
+            return None
         decoded = self._asr.decode(audio[-MAX_WINDOW_S * MODEL_RATE :], language=self.language, prompt=self.prompt,
-                                   prefix=self._confirmed)  # fmt: skip
+                                   prefix=self._confirmed, align=align)  # fmt: skip
         self._agree(decoded.text)
+        return decoded
 
     def _agree(self, text: str) -> None:
         if self._closed or not text.startswith(self._confirmed):
@@ -421,9 +513,11 @@ class TranscriptionStream:
         self._emitted = len(self._confirmed)
         return delta
 
-    async def hypothesis(self) -> str:
-        """The transcript of all audio pushed so far (stripped), decoded on the worker as end-of-turn work."""
-        return (await self._decode_all()).text.strip()
+    async def hypothesis(self) -> Heard:
+        """The words heard in all audio pushed so far (stripped; :meth:`Decoded.heard`: without the words Whisper
+        put in the silence after the speech), decoded on the worker as end-of-turn work."""
+        heard = (await self._decode_all()).heard()
+        return Heard(heard.strip(), heard.last_word_ms)
 
     async def _decode_all(self) -> Decoded:
         samples = self._samples
@@ -432,6 +526,9 @@ class TranscriptionStream:
             return self._latest[1]
         if self._full is not None and self._full[0] >= self._voiced_end:
             return await asyncio.shield(self._full[1])
+        standing = await self._standing_hypothesis()
+        if standing is not None:
+            return standing
         if self._partial is not None:
             self._partial.cancel()  # this decode covers more: a queued hypothesis would only confirm less
         audio = self._audio()
@@ -445,7 +542,8 @@ class TranscriptionStream:
                     texts = [self._asr.decode(a, language=self.language, prompt=self.prompt).text for a in head]
                     tail = self._asr.decode(last, language=self.language, prompt=self.prompt)
                     return Decoded("".join(texts) + tail.text, tail.tokens)
-                done = self._asr.decode(audio, language=self.language, prompt=self.prompt, prefix=self._confirmed)
+                done = self._asr.decode(audio, language=self.language, prompt=self.prompt, prefix=self._confirmed,
+                                        align=True)  # fmt: skip
                 self._agree(done.text)
                 return done
 
@@ -456,6 +554,27 @@ class TranscriptionStream:
             self._latest = (samples, decoded)
         if self._full is not None and self._full[0] == samples:
             self._full = None
+        return decoded
+
+    async def _standing_hypothesis(self) -> Decoded | None:
+        """The hypothesis running or done, when it covers all the voiced audio and ended in quiet
+        (:data:`REUSE_QUIET_MS`): it is the decode of the whole utterance. ``None`` otherwise (a queued one waits
+        behind other sessions' end-of-turn work: a decode of this one's end goes in turn with them)."""
+        partial, covered = self._partial, self._partial_at
+        if partial is None or covered is None or covered < self._voiced_end:
+            return None
+        if not (partial.running() or partial.done()) or partial.cancelled():
+            return None
+        try:
+            decoded: Decoded | None = await asyncio.shield(asyncio.wrap_future(partial))
+        except asyncio.CancelledError:
+            if not partial.cancelled():
+                raise
+            return None
+        if decoded is None or covered < self._voiced_end:
+            return None
+        if self._latest is None or self._latest[0] <= covered:
+            self._latest = (covered, decoded)
         return decoded
 
     async def finish(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "FunctionCall",
+    "Heard",
     "ReplyError",
     "ReplyGenerator",
     "ReplyPart",
@@ -85,6 +86,21 @@ class Transcriber(Protocol):
         ...
 
 
+class Heard(str):
+    """The words recognised so far in an utterance (a ``str``), with how their end sits in the audio.
+
+    ``last_word_ms``: how long before the end of the voiced audio the last word began (ms, from the recognizer's
+    word alignment), ``None`` when unknown. A :class:`TranscriptStream`'s :meth:`~TranscriptStream.hypothesis` may
+    return one; a plain ``str`` means nothing is known beyond the text."""
+
+    last_word_ms: float | None
+
+    def __new__(cls, text: str, last_word_ms: float | None = None) -> Heard:
+        heard = super().__new__(cls, text)
+        heard.last_word_ms = last_word_ms
+        return heard
+
+
 class TranscriptStream(Protocol):
     """The transcript of one utterance while it is spoken (see :class:`StreamingTranscriber`)."""
 
@@ -97,7 +113,8 @@ class TranscriptStream(Protocol):
         ...
 
     async def hypothesis(self) -> str:
-        """The transcript of everything pushed so far."""
+        """The transcript of everything pushed so far; a :class:`Heard` when the recognizer measured its end (pass
+        it on as it is: ``semantic_vad``'s judge reads it)."""
         ...
 
     async def finish(self) -> str:

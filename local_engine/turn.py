@@ -36,7 +36,7 @@ import numpy as np
 import onnxruntime
 
 from local_engine.models import smart_turn_path
-from local_engine.stages import VadSpeechStarted, VadSpeechStopped
+from local_engine.stages import Heard, VadSpeechStarted, VadSpeechStopped
 from local_engine.vad import FRAME, MODEL_RATE, SileroVad, SileroVadStream
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "SmartTurn",
     "TurnSchedule",
     "fit_window",
+    "heard_cue",
     "log_mel_features",
     "transcript_cue",
 ]
@@ -213,6 +214,46 @@ def transcript_cue(text: str) -> Cue:
     return "finished" if punctuated else "unknown"
 
 
+SHORT_LAST_WORD_MS = 200
+"""A transcript that ends a sentence (cue ``finished``) but whose last word began less than this (ms) before the end
+of the voice is only ``doubtful``, unless that word is an object pronoun (:data:`_REDUCED_LAST`). Speakers lengthen
+the syllables before the end of an utterance (phrase-final lengthening: Klatt 1976, "Linguistic uses of segmental
+duration in English", JASA 59(5); Wightman et al. 1992, "Segmental durations in the vicinity of prosodic phrase
+boundaries", JASA 91(3)), so a last word that short is rather one cut by a pause in the middle of the sentence,
+which Whisper often misheard and punctuated ("I want to go to the beach and" heard as "I want to go to the beach
+end."). Unstressed pronouns stay short even at the end ("How are you?", "What time is it?"). On espeak-ng voices
+(54 questions, 30 sentences with a pause in their middle): the last word of a finished question began 234 ms or more
+before the end of the voice, except object pronouns (90-180 ms); a misheard word before a pause 111-158 ms. A wrong
+call costs latency (the turn ends at the schedule's last check), not words."""
+_REDUCED_LAST = frozenset(["it", "you", "me", "him", "her", "us", "them"])
+MIN_SILENCE_MS = 20
+"""The first check of a pause waits until the audio judged ends in at least this much (ms) quieter than
+:data:`QUIET_LEVEL`: Silero VAD calls the closure of a stop consonant or a soft fricative a pause, and Whisper, given
+the audio up to there, writes a finished sentence ("Could you help me plan a trip" + "t" heard as "Can you help me
+platter trip?"). It is handed out again with the next audio (about 170 ms later); with steady noise above that
+level the later checks of the schedule judge as before."""
+QUIET_LEVEL = 0.01
+"""Peak (about -40 dBFS) below which the audio is quiet."""
+
+
+def quiet_ms(audio: np.ndarray) -> float:
+    """ms of quiet (below :data:`QUIET_LEVEL`) at the end of ``audio`` (float32, 16 kHz)."""
+    loud = np.flatnonzero(np.abs(audio) > QUIET_LEVEL)
+    return (audio.size - (int(loud[-1]) + 1 if loud.size else 0)) / _SAMPLES_PER_MS
+
+
+def heard_cue(heard: str) -> Cue:
+    """:func:`transcript_cue`, with what the recognizer measured when ``heard`` is a :class:`Heard`: a ``finished``
+    sentence whose last word (not a pronoun) began less than :data:`SHORT_LAST_WORD_MS` before the end of the voice
+    is ``doubtful``."""
+    cue = transcript_cue(heard)
+    last_word_ms = heard.last_word_ms if isinstance(heard, Heard) else None
+    short = last_word_ms is not None and last_word_ms < SHORT_LAST_WORD_MS
+    if cue == "finished" and short and _WORD.findall(heard.lower())[-1] not in _REDUCED_LAST:
+        return "doubtful"
+    return cue
+
+
 # ---------------------------------------------------------------------------------------------------- semantic VAD
 
 
@@ -230,14 +271,17 @@ class TurnSchedule:
 
 EAGERNESS: dict[str, TurnSchedule] = {
     "high": TurnSchedule(((32, 0.35), (320, 0.2), (768, 0.1)), 1500),
-    "medium": TurnSchedule(((64, 0.5), (480, 0.3), (960, 0.15)), 2500),
+    "medium": TurnSchedule(((64, 0.5), (480, 0.3), (960, 0.15), (1280, 0.1)), 2500),
     "low": TurnSchedule(((320, 0.6), (800, 0.4), (1600, 0.2)), 4000),
 }
 EAGERNESS["auto"] = EAGERNESS["medium"]
 """``semantic_vad``'s ``eagerness`` (the Realtime API's ``auto`` is ``medium``). A finished sentence usually ends
 at the first check: ``medium`` judges the first 64 ms of silence after the last frame Silero calls speech, which
 with the audio arriving in chunks of about 170 ms comes about 200 ms after the last voiced sample; a pause in the
-middle of one is waited through."""
+middle of one is waited through. A ``doubtful`` transcript ends the turn only at the last check: for ``medium``
+after 1280 ms of silence, longer than most pauses inside an utterance (under 1 s: Campione and Véronis 2002, "A
+large-scale multilingual study of silent pause duration", Speech Prosody), since Whisper also writes a finished
+sentence for a phrase cut by such a pause."""
 
 UNPUNCTUATED_MARGIN = 0.25
 """Words that end without punctuation (Whisper punctuates what sounds finished) need this much more of Smart Turn's
@@ -298,14 +342,14 @@ class SemanticVadStream(SileroVadStream):
 
     @staticmethod
     def judge(probability: float, transcript: str, needed: float, *, last_check: bool = False) -> bool:
-        """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`transcript_cue`);
-        when it is doubtful, only at the schedule's ``last_check``; yes when it ends a sentence, or when it has no
-        final punctuation and Smart Turn's probability reaches ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
+        """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`heard_cue`); when
+        it is doubtful, only at the schedule's ``last_check``; yes when it ends a sentence, or when it has no final
+        punctuation and Smart Turn's probability reaches ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
 
         The transcript votes first because on synthetic test voices (espeak-ng, Piper) Smart Turn v3.2's
         probability did not separate finished sentences from the same sentences cut mid-phrase (it does answer
         near 0 after a hesitation such as "um", but also for some finished questions)."""
-        cue = transcript_cue(transcript)
+        cue = heard_cue(transcript)
         if cue == "unfinished":
             return False
         if cue == "doubtful":
@@ -316,15 +360,24 @@ class SemanticVadStream(SileroVadStream):
         """Judge the current pause with ``transcript`` (the words so far) and, when they leave it open (cue
         ``unknown``), Smart Turn (on a worker thread; needs ``turn``), then :meth:`judge`. Returns the end of the
         turn (:meth:`end_turn`) when the pause ends it and no speech came meanwhile, else ``None``. Smart Turn
-        does not run when the words decide: the model would only take a core from the recognizer."""
+        does not run when the words decide: the model would only take a core from the recognizer. The first check
+        of a pause whose audio does not end in :data:`MIN_SILENCE_MS` of quiet is not judged: :meth:`due_check`
+        hands it out again after the next audio."""
         audio, judged, pause = self.turn_audio(), self._done, self._pause_id
+        if needed >= self.schedule.checks[0][1] and quiet_ms(audio) < MIN_SILENCE_MS:
+            if self._checks_done == 1:
+                self._checks_done = 0  # the first check again, with the next audio
+            await transcript  # (the prefetched decode, wanted at the next check)
+            return None
         text = await transcript
         probability = 0.5
-        if self._turn is not None and transcript_cue(text) == "unknown":
+        if self._turn is not None and heard_cue(text) == "unknown":
             probability = await asyncio.to_thread(self._turn.probability, audio)
             self.last_probability = probability
         last_check = needed <= self.schedule.checks[-1][1]
-        log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r", needed, probability, text[-60:])
+        last_word_ms = text.last_word_ms if isinstance(text, Heard) else None
+        log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r, last word began %s ms before the end of the"
+                  " voice", needed, probability, text[-60:], last_word_ms)  # fmt: skip
         if not self.judge(probability, text, needed, last_check=last_check):
             return None
         if pause != self._pause_id:

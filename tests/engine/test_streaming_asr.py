@@ -13,7 +13,17 @@ import numpy as np
 import pytest
 
 from local_engine import asr
-from local_engine.asr import MAX_WINDOW_S, MODEL_RATE, WhisperTranscriber, split_windows, window_frames
+from local_engine.asr import (
+    MAX_WINDOW_S,
+    MODEL_RATE,
+    Decoded,
+    WhisperTranscriber,
+    Word,
+    split_windows,
+    window_frames,
+)
+from local_engine.stages import Heard
+from local_engine.turn import SHORT_LAST_WORD_MS, heard_cue, transcript_cue
 from tests.audio import silence, speak_pcm, word_errors, words
 
 pytestmark = pytest.mark.models
@@ -61,6 +71,60 @@ async def test_hypothesis_at_a_pause_is_reused_by_finish(transcriber: WhisperTra
     assert await stream.finish() == heard
     assert len(transcriber.decode_ms) == decodes and time.perf_counter() - started < 0.05
     assert "canada" in words(heard)
+
+
+async def test_a_hypothesis_of_all_the_words_stands_as_the_decode_at_the_pause(transcriber: WhisperTranscriber) -> None:
+    stream = transcriber.stream()
+    before = len(transcriber.decode_ms)
+    stream.push(silence(300) + speak_pcm("What is the capital of Canada?") + silence(300))  # a hypothesis starts
+    deadline = time.perf_counter() + 10
+    while len(transcriber.decode_ms) == before and time.perf_counter() < deadline:  # noqa: ASYNC110 (a worker thread)
+        await asyncio.sleep(0.01)
+    assert len(transcriber.decode_ms) == before + 1
+    heard = await stream.hypothesis()
+    assert len(transcriber.decode_ms) == before + 1  # no second decode of the same audio
+    assert "canada" in words(heard) and heard.last_word_ms is not None, heard
+
+
+async def test_a_hypothesis_leaves_out_the_word_whisper_puts_in_the_silence_after_a_cut_phrase(
+    transcriber: WhisperTranscriber,
+) -> None:
+    # Whisper tiny.en writes "I need a recipe for it." for this audio; the "it" lies in the silence.
+    stream = transcriber.stream()
+    stream.push(silence(300) + speak_pcm("I need a recipe for") + silence(200))
+    heard = await stream.hypothesis()
+    assert words(heard) == ["i", "need", "a", "recipe", "for"], heard
+    assert transcript_cue(heard) == "unfinished"
+
+
+def test_a_finished_questions_last_word_is_long_and_a_cut_phrases_is_not(transcriber: WhisperTranscriber) -> None:
+    def heard(text: str) -> Heard:
+        audio = asr.to_model_rate(silence(300) + speak_pcm(text) + silence(150))
+        return transcriber.decode(audio, align=True).heard()
+
+    for question in ("How far away is the moon?", "What is the capital of Canada?"):
+        words_heard = heard(question)
+        assert heard_cue(words_heard) == "finished", words_heard
+        assert words_heard.last_word_ms is not None and words_heard.last_word_ms >= SHORT_LAST_WORD_MS, words_heard
+    cut = heard("I am looking for a good place to")  # tiny.en writes "... a good place too."
+    assert heard_cue(cut) != "finished", cut
+
+
+def test_heard_drops_the_words_aligned_after_the_voice() -> None:
+    spoken = (Word(" I", 0.0, 0.52, 0.8), Word(" need", 0.52, 0.76, 0.9), Word(" a", 0.76, 0.88, 0.6),
+              Word(" recipe", 0.88, 1.24, 0.95), Word(" for", 1.24, 1.56, 0.99))  # fmt: skip
+    added = (Word(" it", 1.56, 2.02, 0.85), Word(".", 2.02, 2.02, 0.81))
+    heard = Decoded(" I need a recipe for it.", (), spoken + added, voiced_end=1.54).heard()
+    assert heard == " I need a recipe for"
+    assert heard.last_word_ms == pytest.approx(300.0)
+    question = (*spoken[:4], Word("?", 1.24, 1.3, 0.9), Word(" It", 1.3, 1.5, 0.5), Word(".", 1.5, 1.5, 0.5))
+    heard = Decoded(" I need a recipe? It.", (), question, voiced_end=1.32).heard()
+    assert heard == " I need a recipe?"  # the punctuation after the last word heard stays
+    assert heard.last_word_ms == pytest.approx(440.0)
+    kept = Decoded(" I need a recipe for", (), spoken, voiced_end=1.8).heard()
+    assert kept == " I need a recipe for" and kept.last_word_ms == pytest.approx(560.0)
+    assert Decoded(" Hello.", ()).heard() == " Hello." and Decoded(" Hello.", ()).heard().last_word_ms is None
+    assert Decoded(" it.", (), added, voiced_end=1.54).heard() == ""
 
 
 async def test_silence_gives_an_empty_transcript(transcriber: WhisperTranscriber) -> None:

@@ -13,18 +13,21 @@ import soxr
 
 from local_engine import models
 from local_engine.models import ModelError
-from local_engine.stages import VadSpeechStarted, VadSpeechStopped
+from local_engine.stages import Heard, VadSpeechStarted, VadSpeechStopped
 from local_engine.turn import (
     EAGERNESS,
+    SHORT_LAST_WORD_MS,
     WINDOW,
     SemanticVadStream,
     SmartTurn,
     fit_window,
+    heard_cue,
     log_mel_features,
+    quiet_ms,
     transcript_cue,
 )
 from local_engine.vad import SileroVad
-from tests.audio import silence, speak_pcm
+from tests.audio import noise, silence, speak_pcm
 
 pytestmark = pytest.mark.models
 
@@ -133,7 +136,44 @@ def test_judge_waits_on_unfinished_words() -> None:
     assert judge(0.8, "Tell me a joke", 0.5) and not judge(0.6, "Tell me a joke", 0.5)  # no final punctuation
 
 
+def test_a_sentence_ended_on_a_short_word_is_doubtful_unless_the_word_is_a_pronoun() -> None:
+    short, long = SHORT_LAST_WORD_MS - 50.0, SHORT_LAST_WORD_MS + 50.0
+    assert heard_cue(Heard("I want to go to the beach end.", short)) == "doubtful"
+    assert heard_cue(Heard("Where do penguins live?", long)) == "finished"
+    assert heard_cue(Heard("How are you?", short)) == "finished"
+    assert heard_cue("I want to go to the beach end.") == "finished"  # nothing measured: the words alone
+    assert heard_cue(Heard("I need a recipe for", long)) == "unfinished"
+    judge = SemanticVadStream.judge
+    cut = Heard("I want to go to the beach end.", short)
+    assert not judge(0.99, cut, 0.5) and judge(0.99, cut, 0.15, last_check=True)
+
+
+def test_quiet_at_the_end_of_the_audio() -> None:
+    audio = np.full(1600, 0.2, dtype=np.float32)
+    audio[-480:] = 0.001
+    assert quiet_ms(audio) == pytest.approx(30.0)
+    assert quiet_ms(np.zeros(160, dtype=np.float32)) == pytest.approx(10.0)
+    assert quiet_ms(audio[:-480]) == 0.0
+
+
 # ---------------------------------------------------------------------------------------------------- stream
+
+
+async def test_the_first_check_is_judged_again_when_the_audio_does_not_end_in_quiet() -> None:
+    stream = SemanticVadStream(SileroVad.shared(), "medium")
+    stream.feed(silence(500) + spoken("How far away is the moon?"))
+
+    async def words() -> str:
+        return "How far away is the moon?"
+
+    hum = noise(20, level_dbfs=-30.0)  # no speech for Silero, but louder than -40 dBFS
+    while (needed := stream.due_check()) is None:
+        assert stream.feed(hum) == []
+    assert needed == EAGERNESS["medium"].checks[0][1]
+    assert await stream.settle(needed, words()) is None  # the audio judged ends in sound: not judged
+    stream.feed(silence(64))
+    assert stream.due_check() == needed  # the first check again, with the new audio
+    assert isinstance(await stream.settle(needed, words()), VadSpeechStopped)
 
 
 def test_semantic_stream_hands_out_each_check_once_and_ends_when_told() -> None:
@@ -155,6 +195,23 @@ def test_semantic_stream_hands_out_each_check_once_and_ends_when_told() -> None:
     assert isinstance(stopped, VadSpeechStopped)
     assert stopped.audio_end_ms == stream.processed_ms
     assert stream.end_turn() is None and not stream.in_speech
+
+
+async def test_doubtful_words_wait_through_a_pause_of_one_second() -> None:
+    stream = SemanticVadStream(SileroVad.shared(), "medium")
+    stream.feed(silence(500) + spoken("Can you tell me about"))
+
+    async def words() -> str:
+        return "Can you tell me about?"  # what Whisper writes at the pause
+
+    ended_at: int | None = None  # the pause (ms) that ended the turn
+    for _ in range(150):  # 3 s of silence, 20 ms at a time
+        stream.feed(silence(20))
+        pause = stream.pause_ms
+        if (needed := stream.due_check()) is not None and await stream.settle(needed, words()) is not None:
+            ended_at = pause
+            break
+    assert ended_at is not None and 1000 < ended_at < EAGERNESS["medium"].max_pause_ms, ended_at
 
 
 def test_semantic_stream_ends_by_itself_after_the_longest_pause() -> None:
