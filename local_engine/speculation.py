@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from local_engine.speech_text import SentenceSplitter
@@ -121,7 +121,6 @@ class Speculation:
     speech: ReadAhead[bytes] | None = None
     speech_key: tuple[str, str | None, float] | None = None
     job: str = ""
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def cancel(self) -> None:
         """Drop the work (the reply, if no response took it, and the speech not spoken)."""
@@ -129,5 +128,3 @@ class Speculation:
             self.reply.cancel()
         if self.speech is not None:
             self.speech.cancel()
-        for task in self.tasks:
-            task.cancel()

@@ -98,9 +98,9 @@ class SileroVadStream:
         # filter: the VAD judges all the audio it was given. Aliasing above 8 kHz does not change its verdicts.
         self._resampler = soxr.ResampleStream(INPUT_RATE, MODEL_RATE, 1, dtype="float32", quality="QQ")
         self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a frame
-        self._recent = np.zeros(CONTEXT + FRAME, dtype=np.float32)  # the last samples run through the model
+        # The last frame run through the model, with its 64 samples of context: the next frame's context is its end.
+        self._recent = np.zeros(CONTEXT + FRAME, dtype=np.float32)
         self._quiet_tail = 0  # samples of _pending a look-ahead frame judged not speech
-        self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._done = 0  # 16 kHz samples already run through the model
@@ -127,10 +127,9 @@ class SileroVadStream:
             buf = buf[used:].copy()
             # Each row: the last 64 samples of the frame before it, then the frame itself.
             ctx = np.empty((n, CONTEXT), dtype=np.float32)
-            ctx[0] = self._context
+            ctx[0] = self._recent[-CONTEXT:]
             if n > 1:
                 ctx[1:] = frames[:-1, -CONTEXT:]
-            self._context = frames[-1, -CONTEXT:].copy()
             self._recent = np.concatenate((ctx[-1], frames[-1]))
             probs, self._h, self._c = self._model.run(np.concatenate((ctx, frames), axis=1), self._h, self._c)
             self._quiet_tail = 0
@@ -151,12 +150,13 @@ class SileroVadStream:
         if float(probs[0]) >= self._low:
             return []
         self._quiet_tail = self._pending.size
-        return self._pause_ends()
+        return self._pause_ends(self._done + self._quiet_tail)
 
-    def _pause_ends(self) -> list[VadSpeechStarted | VadSpeechStopped]:
-        """``speech_stopped`` when the pause, look-ahead included, has lasted ``silence_duration_ms``."""
+    def _pause_ends(self, quiet_until: int) -> list[VadSpeechStarted | VadSpeechStopped]:
+        """``speech_stopped`` when the pause, judged not speech up to 16 kHz sample ``quiet_until``, has lasted
+        ``silence_duration_ms`` (at ``audio_end_ms`` = its start plus ``silence_duration_ms``)."""
         silence_samples = self.silence_duration_ms * _SAMPLES_PER_MS
-        if self._silence_start is None or self._done + self._quiet_tail - self._silence_start < silence_samples:
+        if self._silence_start is None or quiet_until - self._silence_start < silence_samples:
             return []
         end = self._silence_start + silence_samples
         self._in_speech = False
@@ -177,7 +177,6 @@ class SileroVadStream:
             if speech.any():
                 self._speech_end = start + (int(np.flatnonzero(speech)[-1]) + 1) * FRAME
             return events
-        silence_samples = self.silence_duration_ms * _SAMPLES_PER_MS
         for i in range(probs.size):
             frame_start = start + i * FRAME
             frame_end = frame_start + FRAME
@@ -194,11 +193,7 @@ class SileroVadStream:
                 self._speech_end = frame_end
             elif quiet[i] and self._silence_start is None:
                 self._silence_start = self._speech_end  # the frames in between (hysteresis) were not speech
-            if self._silence_start is not None and frame_end - self._silence_start >= silence_samples:
-                end = self._silence_start + silence_samples
-                events.append(VadSpeechStopped(audio_end_ms=end // _SAMPLES_PER_MS))
-                self._in_speech = False
-                self._silence_start = None
+            events += self._pause_ends(frame_end)
         return events
 
     def reset(self) -> None:
