@@ -37,7 +37,7 @@ from chat_app.edge import install_socket_guards
 from chat_app.fastloop import restore_c_tasks
 from chat_app.profiling import start_profile_from_env
 from chat_app.render import secrets_of
-from chat_app.wiring import new_client, start_embedded_engine, tool_runner
+from chat_app.wiring import check_model_shutdowns, new_client, start_embedded_engine, tool_runner
 from realtime.config import SessionOptions, Settings
 from realtime.providers import ConfigurationError, Provider, build_provider
 from realtime.redaction import add_secrets, install_log_redaction
@@ -122,6 +122,7 @@ async def on_app_startup() -> None:
     """On the embedded local engine, start it now (its models load in the background while the app starts, so
     the first chat does not wait for them); chats reach it in memory, with no socket."""
     start_profile_from_env()  # APP_PROFILE=path: cProfile of the event loop (bench/relay_load.py)
+    await check_model_shutdowns(SETTINGS)  # OpenAI only: a model shutting down soon, or gone, goes into the status
     if PROVIDER is not None and PROVIDER.in_process:
         await start_embedded_engine()
     if HISTORY_LAYER is not None:

@@ -395,7 +395,7 @@ class VoiceChat:
         new = options_from_values(values, self.options, transcription_model=self._transcription_model)
         changes = {
             name: getattr(new, name)
-            for name in ("voice", "instructions", "turn_detection", "transcription_model")
+            for name in ("voice", "instructions", "turn_detection", "transcription_model", "reasoning_effort")
             if getattr(new, name) != getattr(self.options, name)
         }
         self.options = new
@@ -419,6 +419,7 @@ class VoiceChat:
             "turn_detection": self.options.turn_detection,
             "transcription": self.options.transcription_model is not None,
             "instructions": self.options.instructions,
+            "reasoning_effort": self.options.reasoning_effort or "default",
         }
         with contextlib.suppress(Exception):
             cl.context.session.chat_settings.update(current)
@@ -803,6 +804,8 @@ def _describe_change(name: str, value: Any) -> str:
         return "transcription " + ("on" if value else "off")
     if name == "instructions":
         return "new instructions"
+    if name == "reasoning_effort":
+        return f"reasoning effort {value or 'the model default'}"
     if name == "turn_detection":
         return {"server_vad": "server VAD", "semantic_vad": "semantic VAD", "push_to_talk": "push-to-talk"}[value]
     return f"{name.replace('_', ' ')} {value}"

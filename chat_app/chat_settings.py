@@ -1,7 +1,8 @@
 """The chat settings panel (Chainlit ``ChatSettings``) and its mapping onto :class:`SessionOptions`.
 
 Widget ids are the keys Chainlit sends back in ``on_settings_update``: ``voice``, ``instructions``,
-``turn_detection``, ``transcription``.
+``turn_detection``, ``transcription``, and ``reasoning_effort`` (offered only when the session's model reasons,
+``realtime.model_lifecycle.accepts_reasoning``; ``default`` leaves the effort to the model).
 
 What the browser sends is checked before anything changes (:func:`validate_values`): the payload must be an object,
 the voice one of the panel's voices, the turn mode one of the panel's, the switch a boolean, and the instructions
@@ -12,13 +13,16 @@ naming the setting (never quoting more than :data:`QUOTE_CHARS` characters of th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from chainlit.input_widget import InputWidget, Select, Switch, TextInput
 
 from realtime.config import SessionOptions, TurnMode
+from realtime.model_lifecycle import DEFAULT_TRANSCRIPTION_MODEL, accepts_reasoning
+from realtime.protocol import ReasoningEffort
 
 __all__ = [
+    "EFFORT_LABELS",
     "MAX_INSTRUCTIONS_CHARS",
     "TURN_LABELS",
     "VOICES",
@@ -40,6 +44,17 @@ TURN_LABELS: dict[str, TurnMode] = {
     "Automatic: pause to finish (server VAD)": "server_vad",
     "Automatic: understands when you are done (semantic VAD)": "semantic_vad",
     "Push-to-talk: stop the microphone to send": "push_to_talk",
+}
+
+# session.reasoning.effort of reasoning models (openai.types.realtime.RealtimeReasoningEffort); "default" sends none.
+EFFORT_DEFAULT = "default"
+EFFORT_LABELS: dict[str, str] = {
+    "The model's default": EFFORT_DEFAULT,
+    "Minimal (fastest)": "minimal",
+    "Low": "low",
+    "Medium": "medium",
+    "High": "high",
+    "Extra high (slowest)": "xhigh",
 }
 
 
@@ -76,6 +91,9 @@ def validate_values(values: Any, voices: list[str]) -> dict[str, Any]:
     transcription = values.get("transcription")
     if transcription is not None and not isinstance(transcription, bool):
         raise SettingsError("Show what I said", "expected on or off")
+    effort = values.get("reasoning_effort")
+    if effort is not None and effort not in EFFORT_LABELS.values():
+        raise SettingsError("Reasoning effort", f"{_quote(effort)} is not one of the choices")
     instructions = values.get("instructions")
     if instructions is not None:
         if not isinstance(instructions, str):
@@ -88,8 +106,18 @@ def validate_values(values: Any, voices: list[str]) -> dict[str, Any]:
 
 
 def settings_widgets(options: SessionOptions) -> list[InputWidget]:
-    """The widgets, showing ``options`` as their initial values."""
+    """The widgets, showing ``options`` as their initial values (reasoning effort only for a reasoning model)."""
     voices = voices_for(options)
+    effort: list[InputWidget] = []
+    if accepts_reasoning(options.model):
+        effort.append(
+            Select(
+                id="reasoning_effort",
+                label="Reasoning effort (more: better answers to hard questions, but slower)",
+                items=dict(EFFORT_LABELS),
+                initial_value=options.reasoning_effort or EFFORT_DEFAULT,
+            )
+        )
     return [
         Select(id="voice", label="Voice", values=voices, initial_value=options.voice),
         Select(
@@ -109,6 +137,7 @@ def settings_widgets(options: SessionOptions) -> list[InputWidget]:
             initial=options.instructions,
             multiline=True,
         ),
+        *effort,
     ]
 
 
@@ -117,7 +146,8 @@ def options_from_values(
 ) -> SessionOptions:
     """``current`` updated with the panel's ``values``; unknown or malformed values keep the current setting.
 
-    ``transcription_model`` is the model turned on by the ``transcription`` switch (``whisper-1`` if None).
+    ``transcription_model`` is the model turned on by the ``transcription`` switch (``gpt-realtime-whisper`` if
+    None).
     """
     changes: dict[str, Any] = {}
     voice = values.get("voice")
@@ -131,5 +161,8 @@ def options_from_values(
         changes["instructions"] = instructions.strip()
     transcription = values.get("transcription")
     if isinstance(transcription, bool):
-        changes["transcription_model"] = (transcription_model or "whisper-1") if transcription else None
+        changes["transcription_model"] = (transcription_model or DEFAULT_TRANSCRIPTION_MODEL) if transcription else None
+    effort = values.get("reasoning_effort")
+    if effort in EFFORT_LABELS.values():
+        changes["reasoning_effort"] = None if effort == EFFORT_DEFAULT else cast(ReasoningEffort, effort)
     return current.model_copy(update=changes)

@@ -22,6 +22,7 @@ __all__ = [
     "format_latency",
     "redact",
     "secrets_of",
+    "set_model_notices",
 ]
 
 _ERROR_TEXT: dict[str, str] = {
@@ -64,16 +65,25 @@ def describe_error(code: str | None, message: str, *, fatal: bool = False, retry
     return text
 
 
+_model_notices: list[str] = []  # the process's configured models: set once at app start
+
+
+def set_model_notices(lines: Iterable[str]) -> None:
+    """Lines about the configured models (``realtime.model_lifecycle.notice_lines``: one shutting down within 90
+    days, or gone) that every chat's status shows under the provider. Set at app start; empty: nothing shown."""
+    _model_notices[:] = [str(line) for line in lines]
+
+
 def describe_provider(provider_name: str, label: str) -> str:
     """What the status says about the backend: the provider and model, and for the local engine what it is and
-    how to connect a cloud model instead."""
+    how to connect a cloud model instead; then the model notices (:func:`set_model_notices`) of a cloud model."""
     if provider_name == "local":
         return (
             f"**{label}**: runs on this machine, no key needed. It hears you, writes down what you said and "
             "speaks, but its built-in replies are not a language model's. For real answers set `OPENAI_API_KEY` "
             "(or `AZURE_OPENAI_ENDPOINT` and `AZURE_OPENAI_DEPLOYMENT`) in `.env` and restart the app."
         )
-    return f"**{label}**"
+    return "\n\n".join([f"**{label}**", *_model_notices])
 
 
 def describe_tools(names: Iterable[str], disabled: Mapping[str, str]) -> str:

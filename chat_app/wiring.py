@@ -6,6 +6,8 @@
   ``LOCAL_ENGINE_URL``.
 - :func:`new_client`: a :class:`realtime.client.RealtimeClient` whose tool calls a
   :class:`realtime.conversation.Conversation` runs with the runner.
+- :func:`check_model_shutdowns`: at app start, the configured OpenAI models' shutdown dates
+  (``realtime.model_lifecycle``); a model shutting down within 90 days, or gone, is said in every chat's status.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from chat_app.render import set_model_notices
+from realtime import model_lifecycle
 from realtime.client import RealtimeClient
 from realtime.config import SessionOptions, Settings
 from realtime.conversation import Conversation, ToolRunner
 from realtime.providers import Provider
 from realtime.transport import Connection, Connector, memory_connector
 
-__all__ = ["connector_for", "embedded_connector", "new_client", "start_embedded_engine", "tool_runner"]
+__all__ = [
+    "check_model_shutdowns",
+    "connector_for",
+    "embedded_connector",
+    "new_client",
+    "start_embedded_engine",
+    "tool_runner",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +87,16 @@ def new_client(
     )
     Conversation(client, runner)
     return client
+
+
+async def check_model_shutdowns(settings: Settings) -> list[model_lifecycle.ModelNotice]:
+    """Read the configured models' shutdown dates (OpenAI provider only; ``GET /v1/models/{model}``, a 3 s timeout)
+    and put what needs saying into every chat's status (:func:`chat_app.render.set_model_notices`). Logged by
+    ``realtime.model_lifecycle``; never raises: an unreachable endpoint leaves the status as it was."""
+    try:
+        notices = await model_lifecycle.check_models(settings)
+    except Exception as exc:  # a bug here must not stop the app
+        log.info("model shutdown dates not checked (%s)", type(exc).__name__)
+        return []
+    set_model_notices(model_lifecycle.notice_lines(notices))
+    return notices

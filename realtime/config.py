@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from realtime.model_lifecycle import DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL, accepts_reasoning
 from realtime.protocol import (
     SAMPLE_RATE,
     AudioConfig,
@@ -20,6 +21,8 @@ from realtime.protocol import (
     Dialect,
     FunctionTool,
     InputTranscription,
+    Reasoning,
+    ReasoningEffort,
     SessionConfig,
     TurnDetection,
 )
@@ -46,7 +49,7 @@ class Settings(BaseSettings):
     realtime_dialect: Dialect | None = None
 
     openai_api_key: SecretStr | None = None
-    openai_realtime_model: str = "gpt-realtime"
+    openai_realtime_model: str = DEFAULT_REALTIME_MODEL
     openai_base_url: str = "wss://api.openai.com/v1"
 
     azure_openai_endpoint: str | None = None
@@ -70,7 +73,9 @@ class Settings(BaseSettings):
     realtime_voice: str = "alloy"
     realtime_instructions: str = DEFAULT_INSTRUCTIONS
     realtime_turn_detection: TurnMode = "semantic_vad"
-    realtime_transcription_model: str | None = "whisper-1"
+    realtime_transcription_model: str | None = DEFAULT_TRANSCRIPTION_MODEL
+    # session.reasoning.effort, sent only to reasoning models (realtime.model_lifecycle); unset: the model's default.
+    realtime_reasoning_effort: ReasoningEffort | None = None
     # Renew the session this many seconds after connecting, ahead of the provider's cap (GA: 60 min).
     realtime_session_renew_s: float = Field(default=55 * 60, gt=0)
     # How the client bounds a connection (realtime.client): seconds to wait for session.created after the
@@ -92,6 +97,11 @@ class Settings(BaseSettings):
     tavily_base_url: str | None = None
     tool_timeout_s: float = Field(default=15.0, gt=0)
 
+    @field_validator("realtime_reasoning_effort", mode="before")
+    @classmethod
+    def _empty_effort_is_default(cls, value: Any) -> Any:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
+
     def tool_options(self) -> dict[str, Any]:
         """Keyword arguments for ``tools.build_registry`` from these settings (so ``.env`` values count too)."""
         return {
@@ -111,6 +121,13 @@ class Settings(BaseSettings):
             return "azure"
         return "local"
 
+    def realtime_model(self) -> str:
+        """The model the provider runs: ``OPENAI_REALTIME_MODEL``, the Azure deployment's name, or ``local``."""
+        name = self.provider_name()
+        if name == "openai":
+            return self.openai_realtime_model
+        return (self.azure_openai_deployment or "") if name == "azure" else "local"
+
     def default_session_options(self) -> SessionOptions:
         """The :class:`SessionOptions` of a new session, from these settings."""
         return SessionOptions(
@@ -118,6 +135,8 @@ class Settings(BaseSettings):
             instructions=self.realtime_instructions,
             turn_detection=self.realtime_turn_detection,
             transcription_model=self.realtime_transcription_model or None,
+            model=self.realtime_model(),
+            reasoning_effort=self.realtime_reasoning_effort,
         )
 
 
@@ -127,13 +146,21 @@ class SessionOptions(BaseModel):
     instructions: str = DEFAULT_INSTRUCTIONS
     voice: str = "alloy"
     turn_detection: TurnMode = "semantic_vad"
-    transcription_model: str | None = "whisper-1"
+    transcription_model: str | None = DEFAULT_TRANSCRIPTION_MODEL
     """Input transcription model; ``None`` turns transcription of the user's audio off."""
     output_modalities: list[Literal["text", "audio"]] = Field(default_factory=lambda: ["audio"])  # type: ignore[arg-type]
+    model: str = ""
+    """The realtime model (or Azure deployment) the session runs on: only reasoning models
+    (``realtime.model_lifecycle.accepts_reasoning``) get ``reasoning`` and ``parallel_tool_calls``."""
+    reasoning_effort: ReasoningEffort | None = None
+    """``session.reasoning.effort`` for a reasoning model; ``None``: the model's default. Ignored for other models."""
 
     def to_session_config(self, tools: list[dict[str, Any]] | None = None) -> SessionConfig:
         """The GA ``session.update`` session object: 24 kHz PCM16 in and out, the chosen turn detection
-        (``push_to_talk`` sends ``turn_detection: null``), and the tools' function definitions."""
+        (``push_to_talk`` sends ``turn_detection: null``), and the tools' function definitions. A reasoning
+        :attr:`model` also gets ``reasoning.effort`` (when :attr:`reasoning_effort` is set) and, with tools,
+        ``parallel_tool_calls: true`` (the client runs every call of a response, then sends one
+        ``response.create``); any other model gets neither field."""
         if self.turn_detection == "push_to_talk":
             turn: TurnDetection | None = None
         elif self.turn_detection == "semantic_vad":
@@ -149,7 +176,14 @@ class SessionOptions(BaseModel):
             )
         pcm = AudioFormat(type="audio/pcm", rate=SAMPLE_RATE)
         transcription = InputTranscription(model=self.transcription_model) if self.transcription_model else None
+        extra: dict[str, Any] = {}
+        if accepts_reasoning(self.model):
+            if self.reasoning_effort:
+                extra["reasoning"] = Reasoning(effort=self.reasoning_effort)
+            if tools:
+                extra["parallel_tool_calls"] = True
         return SessionConfig(
+            **extra,
             instructions=self.instructions,
             output_modalities=list(self.output_modalities),
             audio=AudioConfig(

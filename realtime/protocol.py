@@ -44,6 +44,8 @@ __all__ = [
     "Model",
     "NoiseReduction",
     "ProtocolError",
+    "Reasoning",
+    "ReasoningEffort",
     "ResponseCancel",
     "ResponseCreate",
     "ResponseObject",
@@ -60,6 +62,9 @@ __all__ = [
 
 Dialect = Literal["ga", "beta"]
 """``ga``: OpenAI ``gpt-realtime*`` and Azure's GA v1 endpoint. ``beta``: Azure ``*-preview`` api-versions."""
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
+"""``session.reasoning.effort`` of reasoning Realtime models (``openai.types.realtime.RealtimeReasoningEffort``)."""
 
 SAMPLE_RATE = 24_000
 """Hz. The only PCM rate the Realtime API accepts for ``audio/pcm`` (API reference, ``RealtimeAudioFormats``)."""
@@ -119,11 +124,17 @@ class TurnDetection(Model):
 
 
 class InputTranscription(Model):
-    """``audio.input.transcription``: the model that transcribes the user's audio (``whisper-1`` and others)."""
+    """``audio.input.transcription``: the model that transcribes the user's audio (``gpt-realtime-whisper`` and
+    others). ``delay`` (``gpt-realtime-whisper`` only): how long it waits before writing text, ``minimal`` to
+    ``xhigh``; ``keywords``/``languages`` (``gpt-transcribe``, ``gpt-live-transcribe``): words to expect and the
+    possible ISO-639-1 languages (``openai.types.realtime.AudioTranscription``)."""
 
     model: str | None = None
     language: str | None = None
     prompt: str | None = None
+    delay: str | None = None
+    keywords: list[str] | None = None
+    languages: list[str] | None = None
 
 
 class NoiseReduction(Model):
@@ -165,8 +176,18 @@ class FunctionTool(Model):
     parameters: dict[str, Any] | None = None
 
 
+class Reasoning(Model):
+    """``session.reasoning`` of reasoning Realtime models such as ``gpt-realtime-2``
+    (``openai.types.realtime.RealtimeReasoning``). ``effort``: one of :data:`ReasoningEffort` (kept a plain
+    string when parsing, so a value added later does not break ``session.created``); unset: the model's default."""
+
+    effort: str | None = None
+
+
 class SessionConfig(Model):
-    """The GA session object of ``session.update`` / ``session.created`` / ``session.updated``."""
+    """The GA session object of ``session.update`` / ``session.created`` / ``session.updated``. ``reasoning``
+    and ``parallel_tool_calls`` are accepted only by reasoning models (``gpt-realtime-2`` and later, see
+    ``realtime.model_lifecycle.accepts_reasoning``); older models get neither."""
 
     type: Literal["realtime"] = "realtime"
     id: str | None = None
@@ -177,6 +198,8 @@ class SessionConfig(Model):
     tools: list[FunctionTool] | None = None
     tool_choice: str | dict[str, Any] | None = None
     max_output_tokens: int | Literal["inf"] | None = None
+    reasoning: Reasoning | None = None
+    parallel_tool_calls: bool | None = None
 
 
 # ---------------------------------------------------------------------------------------------------- items

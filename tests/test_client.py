@@ -57,7 +57,7 @@ async def test_openai_bearer_header_and_path() -> None:
         async with RealtimeClient(s) as client:
             seen = await one_turn(client)
         (conn,) = server.connections
-        assert conn.path == "/v1/realtime?model=gpt-realtime"
+        assert conn.path == "/v1/realtime?model=gpt-realtime-2.1"
         assert conn.headers["authorization"] == f"Bearer {SECRET}" and "openai-beta" not in conn.headers
         assert SECRET not in conn.path
         assert conn.types()[:3] == ["session.update", "conversation.item.create", "response.create"]

@@ -46,13 +46,13 @@ def test_provider_inference_order(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_openai_provider_url_and_bearer_header() -> None:
     provider = build_provider(settings(openai_api_key=SECRET, openai_base_url="http://127.0.0.1:9/v1"))
-    assert provider.url == "ws://127.0.0.1:9/v1/realtime?model=gpt-realtime"
+    assert provider.url == "ws://127.0.0.1:9/v1/realtime?model=gpt-realtime-2.1"
     assert provider.dialect == "ga"
     assert await provider.headers() == {"Authorization": f"Bearer {SECRET}"}
     assert SECRET not in repr(provider) and SECRET not in repr(settings(openai_api_key=SECRET))
     beta = build_provider(settings(openai_api_key=SECRET, realtime_dialect="beta"))
     assert (await beta.headers())["OpenAI-Beta"] == "realtime=v1"
-    assert beta.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert beta.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1"
 
 
 async def test_azure_ga_and_preview_paths() -> None:

@@ -384,7 +384,7 @@ async def test_settings_are_applied_to_the_live_session() -> None:
     await chat.apply_settings({"voice": "coral", "turn_detection": "bogus"})  # nothing changed, bad value ignored
     assert len([c for c in clients[0].calls if c[0] == "update_session"]) == 1
     await chat.apply_settings({"transcription": True})
-    assert clients[0].calls[-1] == ("update_session", {"transcription_model": "whisper-1"})
+    assert clients[0].calls[-1] == ("update_session", {"transcription_model": "gpt-realtime-whisper"})
     assert "push-to-talk" in emitted(session, "toast")[0][1]["message"]
     await chat.close()
     # A reconnect later starts from the changed options.
