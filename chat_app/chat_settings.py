@@ -5,9 +5,10 @@ Widget ids are the keys Chainlit sends back in ``on_settings_update``: ``voice``
 ``realtime.model_lifecycle.accepts_reasoning``; ``default`` leaves the effort to the model).
 
 What the browser sends is checked before anything changes (:func:`validate_values`): the payload must be an object,
-the voice one of the panel's voices, the turn mode one of the panel's, the switch a boolean, and the instructions
-a string of at most :data:`MAX_INSTRUCTIONS_CHARS` characters. The first bad value raises :class:`SettingsError`
-naming the setting (never quoting more than :data:`QUOTE_CHARS` characters of the value) and nothing is applied.
+the voice one of the panel's voices, the turn mode and the reasoning effort one of the panel's, the switch a
+boolean, and the instructions a string of at most :data:`MAX_INSTRUCTIONS_CHARS` characters. The first bad value
+raises :class:`SettingsError` naming the setting (never quoting more than :data:`QUOTE_CHARS` characters of the
+value) and nothing is applied.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The app's startup hook (``on_app_startup`` of app.py) checks the OpenAI model's shutdown date: an unreachable
 models endpoint lets it start with nothing alarming in the log or the status; a date 30 days away goes into every
-chat's status (as a chat renders it, through ``VoiceChat``)."""
+chat's status (as a chat renders it, through ``VoiceChat``). And the chat's reasoning effort setting reaches the live
+session."""
 
 from __future__ import annotations
 
@@ -91,3 +92,24 @@ async def test_a_model_30_days_from_shutdown_is_in_the_chat_status(
     soon = (date.today() + timedelta(days=30)).isoformat()
     status = await status_of_a_new_chat()
     assert status.count(f"OpenAI shuts down the model `gpt-realtime-2.1` on {soon} (30 days from now)") == 1
+
+
+async def test_the_reasoning_effort_setting_reaches_the_live_session() -> None:
+    session = chainlit_session()
+    clients: list[FakeClient] = []
+
+    def factory(options: SessionOptions) -> FakeClient:
+        clients.append(FakeClient(options))
+        return clients[-1]
+
+    chat = VoiceChat(factory, SessionOptions(model="gpt-realtime-2.1"), provider_name="openai", provider_label="OpenAI")
+    await chat.ensure_connected()
+    await chat.apply_settings({"reasoning_effort": "high"})
+    assert clients[0].calls[-1] == ("update_session", {"reasoning_effort": "high"})
+    await chat.apply_settings({"reasoning_effort": "default"})
+    assert clients[0].calls[-1] == ("update_session", {"reasoning_effort": None})
+    toasts = [d["message"] for _, d in emitted(session, "toast")]
+    assert toasts == ["Settings applied: reasoning effort high", "Settings applied: reasoning effort the model default"]
+    await chat.apply_settings({"reasoning_effort": "maximum"})  # refused: nothing changes
+    assert len([c for c in clients[0].calls if c[0] == "update_session"]) == 2
+    await chat.close()
