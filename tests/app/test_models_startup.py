@@ -107,7 +107,8 @@ async def test_the_reasoning_effort_setting_reaches_the_live_session() -> None:
     await chat.apply_settings({"reasoning_effort": "high"})
     assert clients[0].calls[-1] == ("update_session", {"reasoning_effort": "high"})
     await chat.apply_settings({"reasoning_effort": "default"})
-    assert clients[0].calls[-1] == ("update_session", {"reasoning_effort": None})
+    last: tuple[Any, ...] = clients[0].calls[-1]
+    assert last == ("update_session", {"reasoning_effort": None})
     toasts = [d["message"] for _, d in emitted(session, "toast")]
     assert toasts == ["Settings applied: reasoning effort high", "Settings applied: reasoning effort the model default"]
     await chat.apply_settings({"reasoning_effort": "maximum"})  # refused: nothing changes
