@@ -537,12 +537,10 @@ class LiveSession:
     def receive_frame(self, frame: str | bytes | dict[str, Any]) -> None:
         """Feed one server frame. An unreadable one becomes one non-fatal ``invalid_server_event`` error."""
         try:
-            event = parse_live_server_event(frame)
-        except (ProtocolError, ValidationError) as exc:
-            log.warning("unreadable server event: %s", str(exc).splitlines()[0])
+            self.receive(parse_live_server_event(frame))
+        except (ProtocolError, ValidationError, ValueError) as exc:  # bad JSON, fields or base64
+            log.warning("unreadable server event: %s", (str(exc).splitlines() or [type(exc).__name__])[0][:200])
             self._emit(RealtimeError("invalid_server_event", "The service sent an event we could not read."))
-            return
-        self.receive(event)
 
     def receive(self, event: LiveServerEvent) -> None:
         """Handle one parsed server event (:func:`realtime.live_protocol.parse_live_server_event`)."""
