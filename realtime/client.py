@@ -60,7 +60,7 @@ from realtime.config import SessionOptions, Settings
 from realtime.core import SessionCore, SessionFactory, session_factory
 from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting, ToolOutput
 from realtime.providers import ConfigurationError, Provider, build_provider
-from realtime.redaction import redact
+from realtime.redaction import redact, secret_values
 from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
 
 __all__ = [
@@ -474,7 +474,7 @@ class RealtimeClient:
                     await close()
 
     def _closed_error(self, code: int | None, reason: str | None, when: str = "") -> Exception:
-        shown = redact(reason or "")[:80]
+        shown = redact(reason or "", secret_values(self.settings))[:80]  # the settings' keys, even if not registered
         when = f" {when}" if when else ""
         message = f"{self.provider.label} closed the connection{when} (code {code}{': ' + shown if shown else ''})"
         return _Fatal(message) if code in FATAL_CLOSE_CODES else ConnectionFailed(message)
