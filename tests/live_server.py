@@ -150,7 +150,7 @@ class ScriptedLiveServer:
             if self.hostile == "huge_frame":
                 await ws.send('{"type":"session.output_transcript.delta","delta":"' + "x" * HUGE_FRAME_BYTES + '"}')
             elif self.hostile == "garbage":
-                junk = [
+                junk: list[str | bytes] = [
                     b"\x00\x01binary",
                     "not json",
                     "[1, 2]",

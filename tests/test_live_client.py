@@ -281,7 +281,8 @@ async def test_a_hostile_server_never_gets_a_key_shown(mode: str, caplog: pytest
         await client.connect()
         if mode == "close_key":
             seen = await until(events, RealtimeError)
-            assert seen[-1].fatal and "1008" in seen[-1].message
+            last = seen[-1]
+            assert isinstance(last, RealtimeError) and last.fatal and "1008" in last.message
         elif mode == "huge_frame":
             seen = await until(events, Reconnected)  # closed with 1009, then a new seeded session
         else:
