@@ -226,7 +226,9 @@ class ResponseDoneEvent(AppEvent):
     latency_ms: float | None = None
     status_details: dict[str, Any] | None = None
     function_calls: int = 0
-    """Function calls of this response that are being run; a follow-up response with their outputs comes next."""
+    """Function calls of this response that are being run; a follow-up response with their outputs comes next.
+    GPT-Live: the delegated work outstanding when the turn ended (calls not answered yet, or 1 while a backend
+    response still runs); a later turn speaks its result."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_INPUT_ITEMS",
     "MAX_INPUT_TOKENS",
     "SAMPLE_RATE",
+    "DelegationCreated",
     "InputAudioAppend",
     "InputTranscriptDelta",
     "LiveClientEvent",
@@ -169,6 +170,16 @@ class OutputTranscriptDelta(_TranscriptDelta):
 
     TYPE = "session.output_transcript.delta"
     type: Literal["session.output_transcript.delta"] = "session.output_transcript.delta"
+
+
+class DelegationCreated(LiveServerEvent):
+    """``session.delegation.created``: the model handed work on (``delegation``: ``id``, ``target`` ``client`` |
+    ``responses`` | ``decisions``, ``response_id``); metadata only, no task text."""
+
+    TYPE = "session.delegation.created"
+    type: Literal["session.delegation.created"] = "session.delegation.created"
+    delegation: dict[str, Any] = Field(default_factory=dict)
+    offset_ms: int | None = None
 
 
 class ResponseEventEnvelope(LiveServerEvent):

@@ -79,6 +79,7 @@ from realtime.events import (
 from realtime.live_protocol import (
     MAX_INPUT_ITEMS,
     MAX_INPUT_TOKENS,
+    DelegationCreated,
     InputTranscriptDelta,
     LiveErrorEvent,
     LiveServerEvent,
@@ -546,6 +547,9 @@ class LiveSession:
         """Handle one parsed server event (:func:`realtime.live_protocol.parse_live_server_event`)."""
         if isinstance(event, SessionStarted):
             self._on_started(event)
+        elif isinstance(event, DelegationCreated):
+            if event.delegation.get("target") == "responses":
+                self._backend_running.setdefault(event.delegation.get("id"), [])
         elif isinstance(event, OutputAudioDelta):
             self._on_audio(event)
         elif isinstance(event, OutputTranscriptDelta):
@@ -705,7 +709,7 @@ class LiveSession:
             self._history_add("assistant", text)
         self._emit(AssistantTextDone(turn.response_id, turn.item_id, text))
         details = {"reason": reason} if reason else None
-        self._emit(ResponseDoneEvent(turn.response_id, status, None, turn.latency_ms, details))
+        self._emit(ResponseDoneEvent(turn.response_id, status, None, turn.latency_ms, details, self._work_pending()))
         self._last_turn_end = (now, turn.item_id, False)
 
     def _yield(self, now: float) -> None:
@@ -722,7 +726,8 @@ class LiveSession:
         if heard:
             self._history_add("assistant", heard)
         self._emit(Interrupted(turn.response_id, turn.item_id, turn.track, None, heard))
-        self._emit(ResponseDoneEvent(turn.response_id, "cancelled", None, turn.latency_ms, {"reason": "interrupted"}))
+        details, work = {"reason": "interrupted"}, self._work_pending()
+        self._emit(ResponseDoneEvent(turn.response_id, "cancelled", None, turn.latency_ms, details, work))
         self._last_turn_end = (now, turn.item_id, True)
 
     # --- input transcript into user turns
@@ -778,6 +783,13 @@ class LiveSession:
         self._emit(UserTranscript(user.item_id, text, True, user.previous_item_id))
 
     # --- delegation backend (Responses)
+
+    def _work_pending(self) -> int:
+        """``ResponseDoneEvent.function_calls`` of a turn: the delegated calls not answered yet, or 1 while a backend
+        response still runs without calls so far (a later turn speaks its result either way)."""
+        running = sum(len(calls) for calls in self._backend_running.values())
+        pending = len(self._open_calls) + running
+        return pending or (1 if self._backend_running or self._continue_pending else 0)
 
     def _on_backend(self, envelope: ResponseEventEnvelope) -> None:
         inner = envelope.event
