@@ -21,7 +21,9 @@ transcripts. What this class does about it:
   :class:`ResponseDoneEvent` once the output stayed silent for :data:`TURN_END_MS` (and the transcript has not
   moved for :data:`TEXT_SETTLE_MS`). Silence between turns is not passed on;
 - **barge-in is the model's**: when the output turns silent (:data:`BARGE_QUIET_MS`) while the user speaks (input
-  level above ``speech_rms`` or a transcript fragment in the last :data:`USER_ACTIVE_MS`), the model yielded: an
+  level above ``speech_rms`` after the output went quiet, past :data:`ECHO_TAIL_MS` so the model's own voice in
+  the microphone does not count, or a user transcript fragment during the turn in the last
+  :data:`USER_ACTIVE_MS`), the model yielded: an
   :class:`Interrupted` (``audio_end_ms`` None, ``heard`` estimated from the share of the turn's audio played, as
   :mod:`realtime.session` does), then ``ResponseDoneEvent(status="cancelled")``. A backchannel ("mhm") does not
   make the model stop, so nothing is cut;
@@ -126,6 +128,9 @@ BARGE_QUIET_MS = 200
 """Output silent this long (ms) while the user speaks: the model yielded to the user."""
 USER_ACTIVE_MS = 500
 """The user counts as speaking this long (ms) after loud input audio or an input transcript fragment."""
+ECHO_TAIL_MS = 100
+"""Loud input counts as the user's only from this long (ms) after the output went quiet: before, it may be the
+model's own voice (or its room echo) leaking into the microphone."""
 USER_END_MS = 800
 """Input quiet this long after the user's last fragment (ms of input audio) closes the user's turn."""
 USER_END_WALL_MS = 2500
@@ -196,6 +201,7 @@ class _Turn:
     quiet_ms: float = 0.0
     held: bytearray = field(default_factory=bytearray)
     last_audible_at: float = 0.0
+    quiet_since: float | None = None
     last_text_at: float = 0.0
 
 
@@ -510,8 +516,9 @@ class LiveSession:
             self._close_user(now)
         turn = self._turn
         if turn is not None:
-            idle_ms = (now - max(turn.last_audible_at, self._playback_end(turn))) * 1000.0
-            if idle_ms >= BARGE_QUIET_MS and self._user_speaking(now):
+            quiet_since = max(turn.last_audible_at, self._playback_end(turn))
+            idle_ms = (now - quiet_since) * 1000.0
+            if idle_ms >= BARGE_QUIET_MS and self._user_speaking(now, turn, quiet_since):
                 self._yield(now)
             elif idle_ms >= TURN_END_MS:
                 turn.quiet_ms = max(turn.quiet_ms, idle_ms)
@@ -523,13 +530,18 @@ class LiveSession:
         p = turn.playback
         return (p.first_sent_at or 0.0) + p.received_bytes / BYTES_PER_MS / 1000.0
 
-    def _user_speaking(self, now: float) -> bool:
-        if self._user_loud_at is not None and (now - self._user_loud_at) * 1000.0 <= USER_ACTIVE_MS:
-            return True
+    def _user_speaking(self, now: float, turn: _Turn, quiet_since: float) -> bool:
+        """The user speaks over ``turn``'s silence: loud input after the output went quiet (past the echo's tail:
+        the model's own voice leaking into the microphone stops with it), or, during the turn, an input transcript
+        fragment that is more than a backchannel within :data:`USER_ACTIVE_MS`."""
+        loud_at = self._user_loud_at
+        if loud_at is not None and loud_at >= quiet_since + ECHO_TAIL_MS / 1000.0:
+            return (now - loud_at) * 1000.0 <= USER_ACTIVE_MS
         user = self._user
         return (
             user is not None
             and not self._maybe_backchannel(user)
+            and user.last_fragment_at >= turn.opened_at
             and (now - user.last_fragment_at) * 1000.0 <= USER_ACTIVE_MS
         )
 
@@ -632,13 +644,16 @@ class LiveSession:
                 self._play(turn, bytes(turn.held), now)  # a short pause inside the turn
                 turn.held.clear()
             turn.quiet_ms = 0.0
+            turn.quiet_since = None
             self._play(turn, pcm, now)
             turn.last_audible_at = now
             return
+        if turn.quiet_since is None:
+            turn.quiet_since = now
         turn.quiet_ms += len(pcm) / BYTES_PER_MS
         if len(turn.held) < TURN_END_MS * BYTES_PER_MS:
             turn.held += pcm
-        if turn.quiet_ms >= BARGE_QUIET_MS and self._user_speaking(now):
+        if turn.quiet_ms >= BARGE_QUIET_MS and self._user_speaking(now, turn, turn.quiet_since):
             self._yield(now)
         elif turn.quiet_ms >= TURN_END_MS:
             self._maybe_close(now)

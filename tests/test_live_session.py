@@ -226,6 +226,37 @@ def test_barge_in_the_model_yields_to_the_user() -> None:
     assert len(s.of(ResponseStarted)) == 1  # nothing reopens in the silence that follows
 
 
+def test_the_models_own_echo_in_the_microphone_is_not_a_barge_in() -> None:
+    s = Script()
+    s.start()
+    s.say("First sentence. Second sentence.")
+    for _ in range(5):  # the microphone hears the model (echo) while it speaks
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100)))
+        s.s.append_audio(pcm(100, level=2000))
+        s.advance(0.1)
+    for _ in range(4):  # a pause between sentences: the echo stops with it
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100, level=0)))
+        s.s.append_audio(pcm(100, level=0))
+        s.advance(0.1)
+    s.out(300)
+    assert not s.of(Interrupted) and not s.of(ResponseDoneEvent) and len(s.of(ResponseStarted)) == 1
+
+
+def test_loud_input_after_the_model_went_quiet_is_a_barge_in() -> None:
+    s = Script()
+    s.start()
+    s.say("A long answer that goes on and on.")
+    for _ in range(3):
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(1000)))  # 3 s of audio in 0.3 s
+        s.advance(0.1)
+    for _ in range(3):  # the user talks; the model yields
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100, level=0)))
+        s.s.append_audio(pcm(100))
+        s.advance(0.1)
+    (cut,) = s.of(Interrupted)
+    assert cut.heard and cut.heard.endswith("...")
+
+
 def test_a_backchannel_cuts_nothing_and_is_kept_out() -> None:
     s = Script()
     s.start()
