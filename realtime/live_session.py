@@ -141,6 +141,10 @@ BACKCHANNEL_MAX_MS = 1000
 """A user fragment run shorter than this (ms of timeline) made only of an acknowledgement is a backchannel."""
 MAX_HISTORY = 400
 """Turns kept (text only) to seed a new session."""
+MAX_CALLS_PER_RESPONSE = 32
+"""Function calls taken from one backend response; more are ignored (a misbehaving server cannot start hundreds)."""
+MAX_PENDING_TEXT = 256
+"""Output transcript pieces held while no turn is open; older ones are dropped beyond this."""
 MAX_MIC_APPEND_BYTES = 2 * SAMPLE_RATE * 2
 """Largest piece of caller audio per ``session.input_audio.append`` (2 s); longer audio is split."""
 
@@ -686,6 +690,7 @@ class LiveSession:
             self._add_text(self._turn, event.delta, now)
         else:
             self._pending_text.append((event.delta, now))
+            del self._pending_text[:-MAX_PENDING_TEXT]
 
     def _add_text(self, turn: _Turn, text: str, now: float) -> None:
         turn.text += text
@@ -825,6 +830,9 @@ class LiveSession:
             response = inner.get("response")
             response_id = response.get("id") if isinstance(response, dict) else None
             calls = self._backend_running.setdefault(key, [])
+            if len(calls) >= MAX_CALLS_PER_RESPONSE:
+                log.warning("more than %d function calls in one backend response; the rest ignored", len(calls))
+                return
             if all(c.call_id != call_id for c in calls) and call_id not in self._open_calls:
                 args = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
                 calls.append(PendingToolCall(call_id, name, args, str(response_id or key or "")))

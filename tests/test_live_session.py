@@ -26,7 +26,7 @@ from realtime.events import (
     VoiceUsage,
 )
 from realtime.live_protocol import MAX_INPUT_ITEMS, MAX_INPUT_TOKENS
-from realtime.live_session import TURN_END_MS, LiveSession, estimate_tokens
+from realtime.live_session import MAX_CALLS_PER_RESPONSE, TURN_END_MS, LiveSession, estimate_tokens
 
 TOOLS = [
     {
@@ -332,6 +332,18 @@ def test_a_turn_ending_while_a_delegation_runs_says_work_is_pending() -> None:
     s.out(300)
     s.out(1200, level=0)
     assert [d.function_calls for d in s.of(ResponseDoneEvent)] == [1, 0]
+
+
+def test_a_flood_of_calls_is_bounded() -> None:
+    s = Script(tools=TOOLS)
+    s.start()
+    s.feed(type="response.event", event={"type": "response.created"})
+    for i in range(100):
+        item = {"type": "function_call", "call_id": f"c{i}", "name": "calculate", "arguments": "{}"}
+        s.feed(type="response.event", event={"type": "response.output_item.done", "item": item})
+    s.feed(type="response.event", event={"type": "response.completed"})
+    (requested,) = s.of(ToolCallsRequested)
+    assert len(requested.calls) == MAX_CALLS_PER_RESPONSE
 
 
 def test_a_failed_backend_response_calls_are_discarded() -> None:
