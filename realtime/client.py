@@ -1,4 +1,6 @@
-"""The asyncio Realtime client: a thin transport around :class:`realtime.session.RealtimeSession`.
+"""The asyncio voice client: a thin driver around a protocol's session core (``realtime.core``): the Realtime
+API's :class:`realtime.session.RealtimeSession` or GPT-Live's :class:`realtime.live_session.LiveSession`, chosen from
+``Provider.protocol`` (:func:`realtime.core.session_factory`).
 
     async with RealtimeClient(Settings()) as rt:
         events = rt.events()
@@ -6,15 +8,17 @@
         async for event in events: ...
 
 It owns the connection (opened by an injected connector, ``realtime.transport``; auth headers fetched afresh at
-every connect, the dialect mapped at the edge), one writer task so sends keep their order, a reader task that never
-waits on a tool (``realtime.conversation`` runs them as tasks of the client), reconnects that replay the session
-settings and the conversation, and renewal of the session ahead of the provider's time cap. Listeners and
-``events()`` iterators receive every app event.
+every connect), one writer task so sends keep their order, a reader task that never waits on a tool
+(``realtime.conversation`` runs them as tasks of the client), a ticker when the core keeps time (GPT-Live's input
+clock, every 100 ms), reconnects that replay the session settings and the conversation, and renewal of the session
+ahead of the provider's time cap (Realtime) or when the core asks (GPT-Live: expiry, a new voice or instructions).
+Listeners and ``events()`` iterators receive every app event.
 
 What it trusts of the server is bounded:
 
-- **Handshake**: a connection counts as open once ``session.created`` arrived, within
-  ``REALTIME_SESSION_TIMEOUT_S`` (15 s) of the websocket handshake.
+- **Handshake**: a connection counts as open once the core says so (Realtime: ``session.created`` arrived;
+  GPT-Live: ``session.start`` sent first, then ``session.started`` arrived), within ``REALTIME_SESSION_TIMEOUT_S``
+  (15 s) of the websocket handshake.
 - **Reconnects** (:class:`ReconnectPolicy`): exponential backoff with jitter (0.5 s doubling up to 15 s, each
   delay drawn between half and all of it), at most ``REALTIME_RECONNECT_ATTEMPTS`` (6) failed attempts in a row;
   the count resets only after a connection stayed up ``REALTIME_HEALTHY_AFTER_S`` (10 s) with no fatal error. It
@@ -24,15 +28,17 @@ What it trusts of the server is bounded:
 - **Events**: a frame that cannot be read (not JSON, missing fields, bad base64 audio) is skipped; the first one
   is reported (one non-fatal ``invalid_server_event`` error), later ones are only counted. Never a reconnect.
 - **Frames** larger than ``realtime.transport.MAX_SERVER_FRAME_BYTES`` (16 MiB) close the connection (1009).
-- **Answers**: while an answer is expected (a ``response.create`` sent, or a response running), a server silent for
+- **Answers** (Realtime): while an answer is expected (a ``response.create`` sent, or a response running), a server
+  silent for
   ``REALTIME_RESPONSE_TIMEOUT_S`` (60 s) gets one ``response_timeout`` error; the answer is abandoned
   (``response.cancel``) and the next turn can ask again.
+- **Close** (GPT-Live): ``session.close``, then at most :data:`CLOSE_TIMEOUT_S` for ``session.closed``.
 - **Slow consumers**: each ``events()`` iterator buffers at most :data:`MAX_QUEUED_EVENTS` events. When it is full
   further events are dropped for that iterator, which first receives one non-fatal ``events_dropped`` error (the
   consumer is told, not fed without bound); the count is logged when it catches up.
 
 :meth:`RealtimeClient.close` ends every task the client started (writer, reader, renewal, watchdog, tools), also
-when the caller is cancelled while it waits.
+when the caller is cancelled while it waits. ``VoiceClient`` is the same class under a protocol-neutral name.
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import random
 import time
@@ -52,11 +57,10 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 
 from realtime.config import SessionOptions, Settings
-from realtime.dialect import client_event_to_beta, server_event_from_beta
-from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting
+from realtime.core import SessionCore, SessionFactory, session_factory
+from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting, ToolOutput
 from realtime.providers import ConfigurationError, Provider, build_provider
-from realtime.redaction import redact
-from realtime.session import RealtimeSession, ToolOutput
+from realtime.redaction import redact, secret_values
 from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
 
 __all__ = [
@@ -67,6 +71,7 @@ __all__ = [
     "FatalConnectionError",
     "RealtimeClient",
     "ReconnectPolicy",
+    "VoiceClient",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,8 +85,6 @@ FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
 MAX_QUEUED_EVENTS = 5000
 """Events one ``events()`` iterator may have waiting (minutes of audio deltas)."""
 CLOSE_TIMEOUT_S = 5.0
-_APPEND = "input_audio_buffer.append"
-_APPEND_FRAME = '{"type":"input_audio_buffer.append","audio":"%s"}'
 
 
 class ConnectionFailed(ConnectionError):
@@ -165,7 +168,10 @@ class RealtimeClient:
     Realtime function definitions offered to the model (their calls are run by a
     :class:`realtime.conversation.Conversation`); ``options`` the session options; ``clock`` monotonic seconds;
     ``reconnect`` the :class:`ReconnectPolicy` (``reconnect_delays``: a fixed list of delays instead, one attempt
-    per delay); ``connector`` how to open a connection (default: a websocket, see ``realtime.transport``).
+    per delay); ``connector`` how to open a connection (default: a websocket, see ``realtime.transport``);
+    ``session_factory`` builds the session core for the provider (default :func:`realtime.core.session_factory`,
+    by ``provider.protocol``). ``session`` is the protocol session (:class:`realtime.session.RealtimeSession` or
+    :class:`realtime.live_session.LiveSession`), ``core`` the :class:`realtime.core.SessionCore` driven.
     """
 
     def __init__(
@@ -180,16 +186,15 @@ class RealtimeClient:
         reconnect_delays: Sequence[float] | None = None,
         connector: Connector | None = None,
         max_queued_events: int = MAX_QUEUED_EVENTS,
+        session_factory: SessionFactory = session_factory,
     ) -> None:
         self.settings = settings or Settings()
         self.provider = provider or build_provider(self.settings)
         self.options = options or self.settings.default_session_options()
-        self.session = RealtimeSession(
-            self.options,
-            tools=tools,
-            clock=clock,
-            provider=self.provider.name,
-            model=self.provider.model,
+        self.clock = clock
+        self.core: SessionCore
+        self.core, self.session = session_factory(
+            self.provider, self.settings, options=self.options, tools=tools, clock=clock
         )
         self._connector = connector or websocket_connector()
         if reconnect is None:
@@ -206,7 +211,7 @@ class RealtimeClient:
         self._renew_after_s = min(self.settings.realtime_session_renew_s, self.provider.session_cap_s - 60.0)
         self._max_queued_events = max_queued_events
         self._ws: Connection | None = None
-        self._send_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._send_queue: asyncio.Queue[str] = asyncio.Queue()
         self._listeners: list[Listener] = []
         self._subscribers: list[_Subscriber] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -239,15 +244,23 @@ class RealtimeClient:
             ws = await self._open_session()
         except _Fatal as exc:
             raise FatalConnectionError(str(exc)) from None
-        self.session.start()
+        self.core.opened()
         self._ws = ws
         self._runner = asyncio.create_task(self._run(ws), name="realtime-client")
 
     async def close(self) -> None:
         """Close the connection, end every task the client started and every ``events()`` iterator. Safe to call
         twice, and complete even when the caller is cancelled while it waits: every task is cancelled before the
-        first await, and the runner's own cleanup awaits the tasks it started."""
+        first await, and the runner's own cleanup awaits the tasks it started. A GPT-Live session is ended with
+        ``session.close`` first, waiting at most :data:`CLOSE_TIMEOUT_S` for ``session.closed``."""
         self._closing = True
+        runner = self._runner
+        goodbye = self.core.close_frames() if self._ws is not None else []
+        if goodbye and runner is not None and not runner.done():
+            for frame in goodbye:
+                self._send_queue.put_nowait(frame)
+            with contextlib.suppress(Exception):
+                await asyncio.wait({runner}, timeout=CLOSE_TIMEOUT_S)  # ends when session.closed arrives
         current = asyncio.current_task()
         tasks = [t for t in (self._runner, *self._tasks) if t is not None and not t.done() and t is not current]
         self._runner = None
@@ -324,54 +337,59 @@ class RealtimeClient:
 
     async def append_audio(self, pcm: bytes) -> None:
         """Send microphone PCM16 (24 kHz mono, even length; ValueError otherwise)."""
-        self.session.append_audio(pcm)
+        self.core.append_audio(pcm)
         await self._flush()
 
     async def send_text(self, text: str) -> None:
-        """A typed user message and a response of its own; both wait while a response is active (see
-        :meth:`realtime.session.RealtimeSession.send_text`)."""
-        self.session.send_text(text)
+        """A typed user message and an answer of its own (Realtime: both wait while a response is active, see
+        :meth:`realtime.session.RealtimeSession.send_text`; GPT-Live: answered aloud like speech)."""
+        self.core.send_text(text)
         await self._flush()
 
     async def add_items(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
-        """Put earlier turns (GA conversation items) into the conversation without a response; see
-        :meth:`RealtimeSession.add_items`."""
-        ids = self.session.add_items(items)
+        """Put earlier turns (GA conversation items) into the conversation without a response. Called before
+        :meth:`connect` (a resumed chat), they seed the first session (Realtime: sent after the session is
+        configured; GPT-Live: ``session.input``)."""
+        ids = self.core.add_items(items)
         await self._flush()
         return ids
 
     async def commit(self) -> None:
-        """End the user's turn by hand (push-to-talk): ``input_audio_buffer.commit``."""
-        self.session.commit()
+        """End the user's turn by hand (push-to-talk): ``input_audio_buffer.commit``. GPT-Live: no-op."""
+        self.core.commit()
         await self._flush()
 
     async def create_response(self) -> None:
-        """Ask for a response now, or once the active one is done (``response.create``, one at most)."""
-        self.session.create_response()
+        """Ask for a response now, or once the active one is done (``response.create``, one at most). GPT-Live:
+        no-op (the model decides when to speak)."""
+        self.core.create_response()
         await self._flush()
 
     async def cancel(self) -> None:
-        """Stop the active response (``response.cancel``; a playing item is truncated at what was heard)."""
-        self.session.cancel()
+        """Stop the active response (``response.cancel``; a playing item is truncated at what was heard).
+        GPT-Live: no-op (the app stops its own playback)."""
+        self.core.cancel()
         await self._flush()
 
     async def clear_audio(self) -> None:
-        """Drop the audio appended to the input buffer (``input_audio_buffer.clear``)."""
-        self.session.clear_audio()
+        """Drop the audio appended to the input buffer (``input_audio_buffer.clear``). GPT-Live: no-op."""
+        self.core.clear_audio()
         await self._flush()
 
     async def update_session(self, **changes: Any) -> None:
         """Change fields of :class:`SessionOptions` (voice, instructions, turn_detection, transcription_model,
-        output_modalities) on the live session."""
+        output_modalities) on the running session. GPT-Live ignores all but voice and instructions, and a change
+        of those starts a new session seeded with the conversation (``Reconnecting``/``Reconnected``)."""
         options = SessionOptions.model_validate({**self.options.model_dump(), **changes})  # ValidationError first
         self.options = options
-        self.session.update_options(options)
+        self.core.update_options(options)
         await self._flush()
 
     async def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
-        """Send the outputs of the calls the session handed out, then one ``response.create`` (see
-        :meth:`realtime.session.RealtimeSession.tool_results`)."""
-        self.session.tool_results(outputs)
+        """Send the outputs of the calls a :class:`~realtime.events.ToolCallsRequested` handed out, then one
+        request to go on (see :meth:`realtime.session.RealtimeSession.tool_results`,
+        :meth:`realtime.live_session.LiveSession.tool_results`)."""
+        self.core.tool_results(outputs)
         await self._flush()
 
     def run_task(self, coro: Coroutine[Any, Any, None], *, name: str | None = None) -> asyncio.Task[None]:
@@ -382,16 +400,14 @@ class RealtimeClient:
         return task
 
     async def _flush(self) -> None:
-        connected = self._ws is not None
-        for event in self.session.data_to_send():
-            if connected or event.get("type") != _APPEND:  # audio while reconnecting would be dropped anyway
-                self._send_queue.put_nowait(event)
-        if self.session.response_active:
+        for frame in self.core.frames_to_send(self._ws is not None):
+            self._send_queue.put_nowait(frame)
+        if self.core.answer_expected:
             if self._expecting_since is None:
                 self._expecting_since = time.monotonic()
         else:
             self._expecting_since = None
-        await self._dispatch(self.session.events_received())
+        await self._dispatch(self.core.events_received())
 
     # ------------------------------------------------------------------------------------------ transport
 
@@ -410,18 +426,25 @@ class RealtimeClient:
                 raise _Fatal(message) from None
             raise ConnectionFailed(message) from None
 
-    async def _open_session(self) -> Connection:
-        """Open a connection and wait for ``session.created`` (bounded). Raises :class:`ConnectionFailed` (retry
-        may help) or :class:`_Fatal`."""
+    async def _open_session(self, *, replay: bool = False) -> Connection:
+        """Open a connection, send what the core opens with (GPT-Live ``session.start``) and wait for the core's
+        handshake (bounded). Raises :class:`ConnectionFailed` (retry may help) or :class:`_Fatal`."""
         ws = await self._open()
         try:
-            await self._await_session_created(ws)
+            self.core.connected(replay=replay)
+            for frame in self.core.frames_to_send(True):
+                try:
+                    await ws.send(frame)
+                except ConnectionClosed as exc:
+                    code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
+                    raise self._closed_error(code, reason, "during the handshake") from None
+            await self._await_ready(ws)
         except BaseException:
             await self._close_connection(ws)
             raise
         return ws
 
-    async def _await_session_created(self, ws: Connection) -> None:
+    async def _await_ready(self, ws: Connection) -> None:
         frames = aiter(ws)
         try:
             async with asyncio.timeout(self._session_timeout_s):
@@ -433,14 +456,16 @@ class RealtimeClient:
                     except ConnectionClosed as exc:
                         code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
                         raise self._closed_error(code, reason, "during the handshake") from None
-                    data = self._receive(frame, parse=True)
-                    if self.session.fatal is not None:
-                        raise _Fatal(self.session.fatal.message)
-                    if isinstance(data, dict) and data.get("type") == "session.created":
+                    self._receive(frame)
+                    if self.core.fatal is not None:
+                        await self._flush_events()
+                        raise _Fatal(self.core.fatal.message)
+                    if self.core.ready:
                         return
         except TimeoutError:
+            first = "session.started" if self.provider.protocol == "live" else "session.created"
             raise ConnectionFailed(
-                f"{self.provider.label}: no session.created within {self._session_timeout_s:g} s of the handshake"
+                f"{self.provider.label}: no {first} within {self._session_timeout_s:g} s of the handshake"
             ) from None
         finally:
             close = getattr(frames, "aclose", None)
@@ -449,7 +474,7 @@ class RealtimeClient:
                     await close()
 
     def _closed_error(self, code: int | None, reason: str | None, when: str = "") -> Exception:
-        shown = redact(reason or "")[:80]
+        shown = redact(reason or "", secret_values(self.settings))[:80]  # the settings' keys, even if not registered
         when = f" {when}" if when else ""
         message = f"{self.provider.label} closed the connection{when} (code {code}{': ' + shown if shown else ''})"
         return _Fatal(message) if code in FATAL_CLOSE_CODES else ConnectionFailed(message)
@@ -459,25 +484,20 @@ class RealtimeClient:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await ws.close()
 
-    def _receive(self, frame: str | bytes, *, parse: bool = False) -> Any:
-        """Feed one frame to the session; returns the parsed event when ``parse`` (or the beta dialect) asked
-        for it, else the frame. A frame the session cannot handle is reported once (see :meth:`_dispatch`) and
+    async def _flush_events(self) -> None:
+        await self._dispatch(self.core.events_received())
+
+    def _receive(self, frame: str | bytes) -> None:
+        """Feed one frame to the core. A frame it cannot handle is reported once (see :meth:`_dispatch`) and
         skipped."""
-        data: Any = frame
-        if parse or self.provider.dialect == "beta":
-            with contextlib.suppress(ValueError):
-                data = json.loads(frame)
         try:
-            if self.provider.dialect == "beta" and isinstance(data, dict):
-                data = server_event_from_beta(data)
-            self.session.receive(data)
+            self.core.receive_frame(frame)
         except Exception as exc:
             if self._invalid_events == 0:
                 log.warning("skipped a server event we could not handle (%s)", type(exc).__name__)
-            self.session.report_error(
+            self.core.report_error(
                 RealtimeError("invalid_server_event", "The service sent an event we could not read.")
             )
-        return data
 
     async def _run(self, ws: Connection) -> None:
         """Serve connections until the client closes or stops: reconnect per the policy, renew ahead of the cap."""
@@ -487,12 +507,17 @@ class RealtimeClient:
                 opened_at = time.monotonic()
                 outcome = await self._serve(ws)
                 log.info("connection ended: %s", outcome)
+                if outcome == "renew":
+                    for frame in self.core.close_frames():  # end the old session (GPT-Live), without waiting
+                        with contextlib.suppress(Exception):
+                            await ws.send(frame)
                 await self._close_connection(ws)
                 self._ws = None
+                self.core.disconnected()
                 await self._flush()
                 if self._closing:
                     break
-                if self.session.fatal is not None:
+                if self.core.fatal is not None:
                     break  # the session's own fatal error was the one message
                 if isinstance(outcome, _Fatal):
                     await self._dispatch([RealtimeError("connection_closed", str(outcome), fatal=True)])
@@ -513,9 +538,12 @@ class RealtimeClient:
         tasks: set[asyncio.Task[Any]] = {
             asyncio.create_task(self._reader(ws), name="realtime-reader"),
             asyncio.create_task(self._writer(ws), name="realtime-writer"),
-            asyncio.create_task(self._renewal(), name="realtime-renewal"),
             asyncio.create_task(self._watchdog(), name="realtime-watchdog"),
         }
+        if self.core.renews_on_timer:
+            tasks.add(asyncio.create_task(self._renewal(), name="realtime-renewal"))
+        if self.core.tick_interval_s:
+            tasks.add(asyncio.create_task(self._ticker(self.core.tick_interval_s), name="realtime-ticker"))
         try:
             await self._flush()
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -528,7 +556,7 @@ class RealtimeClient:
         ]
         for result in sorted(results, key=lambda r: not isinstance(r, _Fatal)):  # a fatal close wins
             return result
-        if self.session.renewal_needed:
+        if self.core.renewal_needed:
             return "renew"
         return "connection lost"
 
@@ -548,10 +576,10 @@ class RealtimeClient:
             await self._dispatch([Reconnecting(attempt, delay, "renewing the session" if renewed else reason)])
             await asyncio.sleep(delay)
             try:
-                ws = await self._open_session()
+                ws = await self._open_session(replay=True)
             except _Fatal as exc:
                 await self._flush()
-                if self.session.fatal is None:
+                if self.core.fatal is None:
                     await self._dispatch([RealtimeError("connection_refused", str(exc), fatal=True)])
                 return None
             except (ConnectionFailed, ConfigurationError) as exc:
@@ -559,7 +587,7 @@ class RealtimeClient:
                 log.warning("reconnect attempt %d failed: %s", attempt, exc)
                 continue
             self._drain_stale_sends()
-            self.session.start(replay=True)
+            self.core.opened(replay=True)
             self._ws = ws
             await self._flush()  # the cut response's end reaches the app before Reconnected
             await self._dispatch([Reconnected(attempt, renewed=renewed)])
@@ -576,13 +604,8 @@ class RealtimeClient:
             self._send_queue.get_nowait()
 
     async def _writer(self, ws: Connection) -> str | _Fatal:
-        beta = self.provider.dialect == "beta"
         while True:
-            event = await self._send_queue.get()
-            if event.get("type") == _APPEND and len(event) == 2 and not beta:
-                frame = _APPEND_FRAME % event["audio"]  # the hot path: base64 needs no JSON escaping
-            else:
-                frame = json.dumps(client_event_to_beta(event) if beta else event, separators=(",", ":"))
+            frame = await self._send_queue.get()
             try:
                 await ws.send(frame)
             except ConnectionClosed as exc:  # the reconnect replays what matters (see _drain_stale_sends)
@@ -598,9 +621,9 @@ class RealtimeClient:
                 self._last_frame_at = time.monotonic()
                 self._receive(frame)
                 await self._flush()
-                if self.session.renewal_needed:
+                if self.core.renewal_needed:
                     return "renew"
-                if self.session.fatal is not None:
+                if self.core.fatal is not None:
                     return "fatal"
         except ConnectionClosed as exc:
             return self._closed_outcome(exc)
@@ -618,14 +641,28 @@ class RealtimeClient:
         while True:
             await asyncio.sleep(min(1.0, self._response_timeout_s / 4))
             since = self._expecting_since
-            if since is None or not self.session.response_active:
+            if since is None or not self.core.answer_expected:
                 continue
             silent = time.monotonic() - max(since, self._last_frame_at)
             if silent < self._response_timeout_s:
                 continue
             log.warning("no answer from the service for %.0f s; abandoning the answer", silent)
-            self.session.abandon_response("timeout")  # response.cancel; the app sees the answer end
+            self.core.abandon_answer("timeout")  # response.cancel; the app sees the answer end
             self._expecting_since = None
             message = f"The service did not answer for {self._response_timeout_s:g} s; ask again."
-            self.session.report_error(RealtimeError("response_timeout", message))
+            self.core.report_error(RealtimeError("response_timeout", message))
             await self._flush()
+
+    async def _ticker(self, interval_s: float) -> str:
+        """The core's clock (GPT-Live: silence keeps the input clock running, turns end on silence); returns
+        ``renew`` when the core asks for a new session."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self.core.tick(self.clock())
+            await self._flush()
+            if self.core.renewal_needed:
+                return "renew"
+
+
+VoiceClient = RealtimeClient
+"""The same client under a protocol-neutral name (it speaks Realtime or GPT-Live, by ``Provider.protocol``)."""

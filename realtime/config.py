@@ -27,9 +27,23 @@ from realtime.protocol import (
     TurnDetection,
 )
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "ProviderName", "SessionOptions", "Settings", "TurnMode"]
+__all__ = [
+    "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_LIVE_BACKEND_MODEL",
+    "ProviderName",
+    "SessionOptions",
+    "Settings",
+    "TurnMode",
+    "VoiceProtocol",
+]
 
 ProviderName = Literal["openai", "azure", "local"]
+VoiceProtocol = Literal["live", "realtime"]
+"""``realtime``: the Realtime API (``/v1/realtime``); ``live``: GPT-Live (``/v1/live/sessions``)."""
+
+DEFAULT_LIVE_BACKEND_MODEL = "gpt-5.6-luna"
+"""The Responses model GPT-Live delegates tool work to: the one OpenAI's GPT-Live delegation guide uses in its
+examples (developers.openai.com, guides/live-delegation, ``delegation.responses.model``)."""
 TurnMode = Literal["server_vad", "semantic_vad", "push_to_talk"]
 
 DEFAULT_INSTRUCTIONS = (
@@ -47,6 +61,12 @@ class Settings(BaseSettings):
     # Which backend. Unset: openai if OPENAI_API_KEY, else azure if AZURE_OPENAI_ENDPOINT, else local.
     realtime_provider: ProviderName | None = None
     realtime_dialect: Dialect | None = None
+    # Which voice protocol. Unset: by model (OpenAI model / Azure deployment named gpt-live-* speaks GPT-Live,
+    # anything else Realtime; the local engine: Realtime).
+    voice_protocol: VoiceProtocol | None = None
+    # GPT-Live: the Responses model that runs delegated work (tools), and OpenAI's hosted web_search tool there.
+    live_backend_model: str = DEFAULT_LIVE_BACKEND_MODEL
+    live_hosted_web_search: bool = False
 
     openai_api_key: SecretStr | None = None
     openai_realtime_model: str = DEFAULT_REALTIME_MODEL
@@ -127,6 +147,14 @@ class Settings(BaseSettings):
         if name == "openai":
             return self.openai_realtime_model
         return (self.azure_openai_deployment or "") if name == "azure" else "local"
+
+    def protocol(self) -> VoiceProtocol:
+        """The voice protocol in use: ``VOICE_PROTOCOL``, else ``live`` when the model (OpenAI) or deployment
+        (Azure) is named ``gpt-live-*``, else ``realtime`` (always for the local engine when unset)."""
+        if self.voice_protocol:
+            return self.voice_protocol
+        model = self.realtime_model() if self.provider_name() != "local" else ""
+        return "live" if model.lower().startswith("gpt-live") else "realtime"
 
     def default_session_options(self) -> SessionOptions:
         """The :class:`SessionOptions` of a new session, from these settings."""

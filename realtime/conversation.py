@@ -4,12 +4,14 @@
     client = RealtimeClient(settings, tools=runner.definitions())
     Conversation(client, runner)                         # before or after connect
 
-When a response that called functions is done, the session hands out its calls
-(:meth:`realtime.session.RealtimeSession.take_tool_calls`); the conversation runs them as one task of the client
-(off the receive loop, bounded by a timeout), sends each output as a ``function_call_output`` item and then the
-single ``response.create`` that asks the model to go on (OpenAI Realtime guide, "Function calling"). The tool
-package stays outside the client library: the runner is typed on the session's own
-:class:`~realtime.session.PendingToolCall` and :class:`~realtime.session.ToolOutput`.
+Either session (Realtime or GPT-Live) hands out the calls of one response in a
+:class:`~realtime.events.ToolCallsRequested` app event; the conversation runs them as one task of the client (off
+the receive loop, bounded by a timeout) and answers them all in one ``client.send_tool_outputs`` call. The session
+turns that into its protocol's answer: Realtime, a ``function_call_output`` item per call and then the single
+``response.create`` that asks the model to go on (OpenAI Realtime guide, "Function calling"); GPT-Live, one
+``response.item.create`` per call and one ``response.create`` to the delegation backend. The tool package stays
+outside the client library: the runner is typed on :class:`~realtime.events.PendingToolCall` and
+:class:`~realtime.events.ToolOutput`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from realtime.events import AppEvent, ResponseDoneEvent
-from realtime.session import PendingToolCall, ToolOutput
+from realtime.events import AppEvent, PendingToolCall, ToolCallsRequested, ToolOutput
 
 if TYPE_CHECKING:
     from realtime.client import RealtimeClient
@@ -36,7 +37,8 @@ class ToolRunner(Protocol):
     """What the conversation needs of a tool package (``tools.ToolRegistry`` is one)."""
 
     def definitions(self) -> list[dict[str, Any]]:
-        """The Realtime function tool definitions (``session.tools``)."""
+        """The function tool definitions (Realtime ``session.tools`` shape; the GPT-Live session passes them to its
+        delegation backend)."""
         ...
 
     async def call_many(self, calls: Sequence[PendingToolCall]) -> list[ToolOutput]:
@@ -78,12 +80,10 @@ class Conversation:
         self._remove_listener()
 
     def _on_event(self, event: AppEvent) -> None:
-        if isinstance(event, ResponseDoneEvent) and event.function_calls:
-            calls = self.client.session.take_tool_calls()
-            if calls:
-                self.client.run_task(self.run(calls), name="realtime-tools")
+        if isinstance(event, ToolCallsRequested) and event.calls:
+            self.client.run_task(self.run(event.calls), name="realtime-tools")
 
     async def run(self, calls: Sequence[PendingToolCall]) -> None:
-        """Run ``calls`` and send their outputs, then one ``response.create``."""
+        """Run ``calls`` and send all their outputs at once (the session then asks the model to go on, once)."""
         outputs = await run_tool_calls(self.runner, calls, self.timeout_s)
         await self.client.send_tool_outputs(outputs)

@@ -15,6 +15,7 @@ __all__ = [
     "AssistantTextDone",
     "AudioDelta",
     "Interrupted",
+    "PendingToolCall",
     "RealtimeError",
     "Reconnected",
     "Reconnecting",
@@ -26,8 +27,35 @@ __all__ = [
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolCallsRequested",
+    "ToolOutput",
     "UserTranscript",
+    "VoiceUsage",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingToolCall:
+    """A function call the model made, to run now. ``arguments`` is the model's JSON string; ``response_id`` the
+    response that made it (empty when not known, e.g. a call built by hand)."""
+
+    call_id: str
+    name: str
+    arguments: str
+    response_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """The result of running a :class:`PendingToolCall`: ``output`` is the string sent back to the model
+    (``function_call_output``); ``ok`` is False for an ``{"error": ...}`` output; ``duration_ms`` wall time;
+    ``name`` the tool's name (for logs; the session knows it from the call)."""
+
+    call_id: str
+    output: str
+    ok: bool = True
+    duration_ms: float = 0.0
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +78,8 @@ class SessionReady(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class ResponseStarted(AppEvent):
-    """A response began (``response.created``). ``track`` is a fresh playback track id for its audio."""
+    """A response began (Realtime ``response.created``; GPT-Live: the first audible output of an assistant turn).
+    ``track`` is a fresh playback track id for its audio."""
 
     type: ClassVar[str] = "app.response.started"
     response_id: str
@@ -159,9 +188,36 @@ class ToolCallFinished(AppEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsRequested(AppEvent):
+    """The model asked for these function calls, to run now (both protocols). Whoever runs them answers ALL of
+    them in one ``client.send_tool_outputs(outputs)`` call: the session then sends one output per call and a
+    single request to go on (Realtime: ``conversation.item.create`` + ``response.create``; GPT-Live:
+    ``response.item.create`` + ``response.create`` to the delegation backend). ``response_id`` names the
+    response (or backend response) that made them."""
+
+    type: ClassVar[str] = "app.tool.calls"
+    calls: tuple[PendingToolCall, ...]
+    response_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceUsage(AppEvent):
+    """Voice time billed so far in this session (GPT-Live ``session.usage.updated`` / ``session.closed``):
+    ``seconds`` cumulative (do not sum two events); ``active_seconds`` when the service splits it out;
+    ``context_usage_ratio`` 0..1, how full the model's context window is, when reported."""
+
+    type: ClassVar[str] = "app.voice.usage"
+    seconds: float
+    active_seconds: float | None = None
+    context_usage_ratio: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseDoneEvent(AppEvent):
-    """``response.done``: ``status`` completed | cancelled | failed | incomplete; ``usage`` as the server sent it;
-    ``latency_ms``: end of user speech (or text sent) to first audio/text delta, when measured."""
+    """The response ended (Realtime ``response.done``; GPT-Live: the assistant turn's output went silent, or the
+    user barged in, ``cancelled``). ``status`` completed | cancelled | failed | incomplete; ``usage`` as the server
+    sent it (GPT-Live: None, see :class:`VoiceUsage`); ``latency_ms``: end of user speech (or text sent) to first
+    audio/text delta, when measured."""
 
     type: ClassVar[str] = "app.response.done"
     response_id: str
@@ -170,7 +226,9 @@ class ResponseDoneEvent(AppEvent):
     latency_ms: float | None = None
     status_details: dict[str, Any] | None = None
     function_calls: int = 0
-    """Function calls of this response that are being run; a follow-up response with their outputs comes next."""
+    """Function calls of this response that are being run; a follow-up response with their outputs comes next.
+    GPT-Live: the delegated work outstanding when the turn ended (calls not answered yet, or 1 while a backend
+    response still runs); a later turn speaks its result."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 Sources: the OpenAI Realtime API reference and guide ("WebSocket" connection: ``wss://api.openai.com/v1/realtime``,
 ``Authorization: Bearer``), Azure OpenAI "GPT Realtime API via WebSockets" (``/openai/v1/realtime``, ``api-key``
 header or a Microsoft Entra ID token; preview ``/openai/realtime?api-version=...&deployment=...``).
+GPT-Live (``Provider.protocol == "live"``): OpenAI ``wss://api.openai.com/v1/live/sessions`` (no query string: the
+model goes in ``session.start``; OpenAI GPT-Live WebSocket guide), Azure OpenAI
+``wss://<resource>.openai.azure.com/openai/v1/live/sessions`` (no ``api-version``; the deployment name goes in
+``session.model``; Microsoft Foundry "How to use GPT-Live"), the local engine at ``/v1/live/sessions``.
 Keys travel only in headers, never in a URL; a fresh Entra token is fetched at every connect.
 """
 
@@ -14,17 +18,26 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from realtime.config import ProviderName, Settings
+from realtime.config import ProviderName, Settings, VoiceProtocol
 from realtime.protocol import Dialect
 from realtime.redaction import add_secrets
 
-__all__ = ["IN_PROCESS_URL", "ConfigurationError", "Provider", "TokenCredential", "build_provider"]
+__all__ = [
+    "IN_PROCESS_LIVE_URL",
+    "IN_PROCESS_URL",
+    "ConfigurationError",
+    "Provider",
+    "TokenCredential",
+    "build_provider",
+]
 
 log = logging.getLogger(__name__)
 
 IN_PROCESS_URL = "memory://local/v1/realtime?model=local"
 """The local provider's URL when no ``LOCAL_ENGINE_URL`` is set: an engine in this process, reached through an
 in-memory connector (``realtime.transport.memory_connector``) that the program (the app) supplies."""
+IN_PROCESS_LIVE_URL = "memory://local/v1/live/sessions"
+"""The same for GPT-Live (``VOICE_PROTOCOL=live`` with the local provider): the engine routes by path."""
 
 # The GA cap is 60 minutes (beta: 30): OpenAI Realtime guide, "Session lifecycle events".
 SESSION_CAP_S: dict[Dialect, float] = {"ga": 60 * 60, "beta": 30 * 60}
@@ -53,6 +66,9 @@ class Provider:
     model: str
     headers: Callable[[], Awaitable[dict[str, str]]] = field(repr=False)
     session_cap_s: float = 3600.0
+    protocol: VoiceProtocol = "realtime"
+    """Which session core speaks to it: ``realtime`` (:class:`realtime.session.RealtimeSession`) or ``live``
+    (:class:`realtime.live_session.LiveSession`)."""
 
     @property
     def in_process(self) -> bool:
@@ -66,6 +82,8 @@ class Provider:
         if self.name == "local":
             return "Local engine (offline)"
         title = "OpenAI" if self.name == "openai" else "Azure OpenAI"
+        if self.protocol == "live":
+            return f"{title} {self.model} (GPT-Live)"
         return f"{title} {self.model}" + (" (preview API)" if self.dialect == "beta" else "")
 
 
@@ -93,6 +111,8 @@ def build_provider(settings: Settings, *, credential: TokenCredential | None = N
     Raises :class:`ConfigurationError` when the chosen provider lacks a required setting.
     """
     name = settings.provider_name()
+    if settings.protocol() == "live":
+        return _live_provider(settings, credential)
     if name == "openai":
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         if not key:
@@ -129,6 +149,32 @@ def build_provider(settings: Settings, *, credential: TokenCredential | None = N
     local_url = f"{_ws_base(settings.local_engine_url)}/realtime?model=local" if settings.local_engine_url else ""
     local_url = local_url or IN_PROCESS_URL
     return Provider("local", local_url, settings.realtime_dialect or "ga", "local", _static({}), float("inf"))
+
+
+def _live_provider(settings: Settings, credential: TokenCredential | None) -> Provider:
+    """A GPT-Live target: ``<base>/live/sessions`` with no query string (the model goes in ``session.start``)."""
+    name = settings.provider_name()
+    cap = float("inf")  # a GPT-Live session ends itself (session.closed, reason "expired"); no timer renews it
+    if name == "openai":
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        if not key:
+            raise ConfigurationError("OPENAI_API_KEY is not set (needed for REALTIME_PROVIDER=openai)")
+        url = f"{_ws_base(settings.openai_base_url)}/live/sessions"
+        headers = _static({"Authorization": f"Bearer {key}"})
+        return Provider("openai", url, "ga", settings.openai_realtime_model, headers, cap, "live")
+    if name == "azure":
+        if not settings.azure_openai_endpoint:
+            raise ConfigurationError("AZURE_OPENAI_ENDPOINT is not set (needed for REALTIME_PROVIDER=azure)")
+        if not settings.azure_openai_deployment:
+            raise ConfigurationError("AZURE_OPENAI_DEPLOYMENT is not set (needed for REALTIME_PROVIDER=azure)")
+        url = f"{_ws_base(settings.azure_openai_endpoint)}/openai/v1/live/sessions"
+        key = settings.azure_openai_api_key.get_secret_value() if settings.azure_openai_api_key else ""
+        get_headers = (
+            _static({"api-key": key}) if key else _entra_headers(settings.azure_openai_token_scope, credential)
+        )
+        return Provider("azure", url, "ga", settings.azure_openai_deployment, get_headers, cap, "live")
+    url = f"{_ws_base(settings.local_engine_url)}/live/sessions" if settings.local_engine_url else IN_PROCESS_LIVE_URL
+    return Provider("local", url, "ga", "local", _static({}), cap, "live")
 
 
 def _entra_headers(scope: str, credential: TokenCredential | None) -> Callable[[], Awaitable[dict[str, str]]]:

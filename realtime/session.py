@@ -13,8 +13,9 @@ calling" and "Interruption"):
   and all, while a response is active, asked for, or its tool calls are unanswered; then it goes out with a
   ``response.create`` of its own, so each typed message gets its own answer, in order (two typed during one answer
   are not merged into one response, and the conversation reads question, answer, question, answer);
-- tool calls: every ``function_call`` of a response is handed out on ``response.done`` (never for a cancelled
-  response); their outputs go back as one ``function_call_output`` item each, then exactly one ``response.create``;
+- tool calls: every ``function_call`` of a response is handed out on ``response.done`` in one
+  :class:`~realtime.events.ToolCallsRequested` event (never for a cancelled response); their outputs go back as one
+  ``function_call_output`` item each, then exactly one ``response.create``;
 - barge-in: on ``input_audio_buffer.speech_started`` while assistant audio plays, an :class:`Interrupted` event,
   the item's later deltas dropped, and ``conversation.item.truncate`` with integer ``audio_end_ms`` =
   min(ms played, ms received), where ms played is the wall time since the item's first audio was handed to the
@@ -45,6 +46,7 @@ from realtime.events import (
     AssistantTextDone,
     AudioDelta,
     Interrupted,
+    PendingToolCall,
     RealtimeError,
     ResponseDoneEvent,
     ResponseStarted,
@@ -53,7 +55,9 @@ from realtime.events import (
     SpeechStopped,
     TextDelta,
     ToolCallFinished,
+    ToolCallsRequested,
     ToolCallStarted,
+    ToolOutput,
     UserTranscript,
 )
 from realtime.protocol import (
@@ -87,6 +91,7 @@ __all__ = [
     "classify_close",
     "classify_error",
     "classify_handshake",
+    "heard_part",
 ]
 
 log = logging.getLogger(__name__)
@@ -139,30 +144,6 @@ def classify_error(code: str | None, message: str | None = None) -> ErrorClass:
     if code in RETRYABLE_ERROR_CODES:
         return "retryable"
     return "error"
-
-
-@dataclass(frozen=True, slots=True)
-class PendingToolCall:
-    """A function call the model made, to run now. ``arguments`` is the model's JSON string; ``response_id`` the
-    response that made it (empty when not known, e.g. a call built by hand)."""
-
-    call_id: str
-    name: str
-    arguments: str
-    response_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolOutput:
-    """The result of running a :class:`PendingToolCall`: ``output`` is the string sent back to the model
-    (``function_call_output``); ``ok`` is False for an ``{"error": ...}`` output; ``duration_ms`` wall time;
-    ``name`` the tool's name (for logs; the session knows it from the call)."""
-
-    call_id: str
-    output: str
-    ok: bool = True
-    duration_ms: float = 0.0
-    name: str = ""
 
 
 @dataclass
@@ -253,7 +234,7 @@ class RealtimeSession:
         self._texts: dict[str, list[str]] = {}
         self._turn_ended_at: float | None = None
         self._tool_calls_running: dict[str, PendingToolCall] = {}
-        self.pending_tool_calls: list[PendingToolCall] = []
+        self._started = False
         self.renewal_needed = False
         self.fatal: RealtimeError | None = None
 
@@ -267,13 +248,6 @@ class RealtimeSession:
     def events_received(self) -> list[AppEvent]:
         """App events produced since the last call, in order; the list is emptied."""
         out, self._events = self._events, []
-        return out
-
-    def take_tool_calls(self) -> list[PendingToolCall]:
-        """Function calls handed out by the last ``response.done``, to run now; the list is emptied."""
-        out, self.pending_tool_calls = self.pending_tool_calls, []
-        for call in out:
-            self._tool_calls_running[call.call_id] = call
         return out
 
     @property
@@ -305,6 +279,9 @@ class RealtimeSession:
         self._audio = None
         self.renewal_needed = False
         self._send(SessionUpdate(session=self.options.to_session_config(self.tools)))
+        if not self._started:
+            replay = True  # items added before the first connection (a resumed chat) go out after the config
+            self._started = True
         if replay:
             for item in self._history.values():
                 if item.get("type") == "message" and not any(p.get("text") for p in item.get("content", [])):
@@ -367,11 +344,13 @@ class RealtimeSession:
     def add_items(self, items: Iterable[Mapping[str, Any]]) -> list[str]:
         """Put earlier turns into the conversation, in order, without asking for a response (a resumed chat's
         history): one ``conversation.item.create`` per GA item (e.g. user ``input_text`` and assistant
-        ``output_text`` messages). They are replayed on reconnect like the rest. Returns the items' ids."""
+        ``output_text`` messages). They are replayed on reconnect like the rest. Before :meth:`start` they are only
+        kept, and go out after the first ``session.update``. Returns the items' ids."""
         ids: list[str] = []
         for raw in items:
             item = ConversationItem.model_validate({**raw, "id": raw.get("id") or new_id("msg")})
-            self._send(ConversationItemCreate(item=item))
+            if self._started:
+                self._send(ConversationItemCreate(item=item))
             self._remember(str(item.id), item.to_wire())
             ids.append(str(item.id))
         return ids
@@ -610,8 +589,9 @@ class RealtimeSession:
         if status == "completed" and calls:
             for call in calls:
                 self._remember(call.call_id, _call_item(call))
+                self._tool_calls_running[call.call_id] = call
                 self._emit(ToolCallStarted(call.call_id, call.name, call.arguments))
-            self.pending_tool_calls.extend(calls)
+            self._emit(ToolCallsRequested(tuple(calls), response_id))
         latency = response.latency_ms if response is not None else None
         if status == "failed":
             self._emit(_failure(details))
@@ -635,7 +615,7 @@ class RealtimeSession:
             self._want_response = False
             self._awaiting_created = True
             self._send(ResponseCreate())
-        elif self._typed and not self.pending_tool_calls:
+        elif self._typed:
             self._send_typed(*self._typed.popleft())
 
     def _interrupt(self, *, send_cancel: bool) -> None:
@@ -697,6 +677,13 @@ def _failure(details: dict[str, Any] | None) -> RealtimeError:
         code or "response_failed", str(message or "The answer failed."), fatal=kind == "fatal",
         retryable=kind == "retryable",
     )  # fmt: skip
+
+
+def heard_part(text: str, played_ms: int, received_ms: int) -> str:
+    """The part of ``text`` (a reply's transcript) a listener heard when ``played_ms`` of its ``received_ms`` ms of
+    audio played, estimated by that share and ended on a whole word with ``...`` (the text itself when all
+    played)."""
+    return _cut(text, played_ms, received_ms)
 
 
 def _cut(text: str, played_ms: int, received_ms: int) -> str:

@@ -65,7 +65,6 @@ def every_client_event(options: SessionOptions) -> list[dict[str, Any]]:
             },
         }
     )
-    s.take_tool_calls()
     s.tool_results([ToolOutput("c1", '{"result": 2}')])
     s.update_options(options.model_copy(update={"voice": "verse", "instructions": "Be brief."}))
     s.start(replay=True)

@@ -19,6 +19,7 @@ from realtime.events import (
     SessionReady,
     TextDelta,
     ToolCallFinished,
+    ToolCallsRequested,
     ToolCallStarted,
     UserTranscript,
 )
@@ -247,7 +248,6 @@ def test_a_typed_message_waits_for_the_tool_calls_follow_up() -> None:
     s.session.send_text("and the date?")
     s.done("r1", output=[call])
     assert s.sent_types().count("response.create") == 1  # the tool's output comes first
-    s.session.take_tool_calls()
     s.session.tool_results([ToolOutput("c1", '{"time": "noon"}')])
     s.act()
     assert s.sent_types()[-2:] == ["conversation.item.create", "response.create"]
@@ -308,7 +308,7 @@ def test_message_plus_two_function_calls_gives_exactly_one_response_create() -> 
             name=name,
             arguments=args,
         )
-    assert s.session.take_tool_calls() == []  # nothing runs before response.done
+    assert not s.of(ToolCallsRequested)  # nothing runs before response.done
     s.done(
         output=[
             {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "output_audio"}]},
@@ -316,7 +316,9 @@ def test_message_plus_two_function_calls_gives_exactly_one_response_create() -> 
             {"id": "fc_2", "type": "function_call", "call_id": "call_b", "name": "calculate", "arguments": "{}"},
         ]
     )
-    calls = s.session.take_tool_calls()
+    (requested,) = s.of(ToolCallsRequested)
+    calls = requested.calls
+    assert requested.response_id == "resp_1"
     assert [(c.call_id, c.name, c.arguments) for c in calls] == [
         ("call_a", "get_current_time", '{"timezone": "UTC"}'),
         ("call_b", "calculate", '{"expression": "2+2"}'),
@@ -347,7 +349,7 @@ def test_cancelled_response_calls_are_not_run() -> None:
         arguments="{}",
     )
     s.done(status="cancelled")
-    assert s.session.take_tool_calls() == [] and not s.of(ToolCallStarted)
+    assert not s.of(ToolCallsRequested) and not s.of(ToolCallStarted)
 
 
 def test_barge_in_truncates_at_played_ms_and_drops_later_deltas() -> None:
