@@ -5,7 +5,11 @@
 It speaks enough of the GA protocol for the app: ``session.created``/``session.updated``, a short text answer to
 every ``response.create``, and for microphone audio an answer that streams back: every
 ``input_audio_buffer.append`` is answered with one ``response.output_audio.delta`` of 100 ms, inside responses of
-50 deltas. Audio carries time stamps: the simulated browser writes the wall-clock send time (float64 LE) into the
+50 deltas. On ``/v1/live/sessions`` it speaks GPT-Live the same way (``openai/types/live/``): ``session.start`` is
+answered by ``session.started``, every ``session.input_audio.append`` (the client appends silence while the
+microphone is off, so this is every chat, all the time) by one ``session.output_audio.delta`` of 100 ms of a tone,
+audible, so the client relays it, with an output transcript fragment every 10 deltas.
+Audio carries time stamps: the simulated browser writes the wall-clock send time (float64 LE) into the
 first 8 bytes of every chunk, so this server measures the upstream lag (browser -> app -> here) of each append;
 each output delta carries this server's send time the same way, for the browser to measure the downstream lag.
 
@@ -20,6 +24,7 @@ import asyncio
 import base64
 import itertools
 import json
+import math
 import struct
 import time
 from http import HTTPStatus
@@ -31,6 +36,10 @@ from websockets.http11 import Request, Response
 STAMP = struct.Struct("<d")
 DELTA_BYTES = 4800  # 100 ms of PCM16 at 24 kHz
 DELTAS_PER_RESPONSE = 50
+LIVE_PATH = "/v1/live/sessions"
+_TONE = b"".join(
+    struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * i / 24000))) for i in range(DELTA_BYTES // 2)
+)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -70,9 +79,54 @@ class FakeRealtime:
     async def handle(self, ws: ServerConnection) -> None:
         self.connections += 1
         try:
-            await self._serve(ws)
+            if ws.request is not None and ws.request.path.split("?")[0].endswith(LIVE_PATH):
+                await self._serve_live(ws)
+            else:
+                await self._serve(ws)
         finally:
             self.connections -= 1
+
+    def _stamped_up(self, audio: str) -> None:
+        pcm = base64.b64decode(audio)
+        if len(pcm) >= STAMP.size:
+            stamp = STAMP.unpack_from(pcm)[0]
+            if stamp > 1e9:  # a browser's stamp, not the client's own silence
+                self.up_ms.append((time.time() - stamp) * 1000.0)
+        self.appends += 1
+
+    async def _serve_live(self, ws: ServerConnection) -> None:
+        n = next(self._ids)
+        seconds = 0.0
+
+        async def send(event: dict[str, Any], event_id: bool = True) -> None:
+            if event_id:
+                event["event_id"] = f"ev_{n}_{next(self._ids)}"
+            await ws.send(json.dumps(event))
+
+        session: dict[str, Any] = {}
+        async for frame in ws:
+            event = json.loads(frame)
+            kind = event.get("type")
+            if kind == "session.input_audio.append":
+                self._stamped_up(event["audio"])
+                seconds += len(base64.b64decode(event["audio"])) / 48000
+                out = bytearray(_TONE)
+                STAMP.pack_into(out, 0, time.time())
+                await send({"type": "session.output_audio.delta", "delta": base64.b64encode(out).decode()}, False)
+                self.deltas += 1
+                if self.deltas % 10 == 0:
+                    ms = int(seconds * 1000)
+                    await send({"type": "session.output_transcript.delta", "delta": "la ", "start_ms": ms,
+                                "end_ms": ms + 100})  # fmt: skip
+            elif kind == "session.start":
+                session = {**event.get("session", {}), "id": f"sess_{n}", "status": "active",
+                           "expires_at": int(time.time()) + 7200}  # fmt: skip
+                await send({"type": "session.started", "session": session})
+            elif kind == "session.close":
+                await send({"type": "session.closed", "reason": "close_requested", "session": session,
+                            "usage": {"seconds": int(seconds)}})  # fmt: skip
+                await ws.close()
+                return
 
     async def _serve(self, ws: ServerConnection) -> None:
         n = next(self._ids)
@@ -90,10 +144,7 @@ class FakeRealtime:
             event = json.loads(frame)
             kind = event.get("type")
             if kind == "input_audio_buffer.append":
-                pcm = base64.b64decode(event["audio"])
-                if len(pcm) >= STAMP.size:
-                    self.up_ms.append((time.time() - STAMP.unpack_from(pcm)[0]) * 1000.0)
-                self.appends += 1
+                self._stamped_up(event["audio"])
                 if response is None:
                     response, item, deltas = f"resp_{n}_{next(self._ids)}", f"item_{n}_{next(self._ids)}", 0
                     await send({"type": "response.created", "response": {"id": response, "status": "in_progress"}})

@@ -3,6 +3,7 @@
     python -m bench.relay_load                          # 50, 100, 200 sessions, 15 s of audio each step
     python -m bench.relay_load --sessions 200,220 --seconds 20 --max-voice-sessions 200
     APP_PROFILE=test-artifacts/relay.prof python -m bench.relay_load --sessions 100   # cProfile of the app
+    python -m bench.relay_load --protocol both --sessions 50,100   # GPT-Live beside Realtime
 
 Starts ``bench.fake_realtime`` and the app (``chainlit run``, configured as OpenAI with a fake key, pointed at the
 fake service) on loopback, then for each N opens N chats over socket.io (python-socketio, as the browser does),
@@ -16,6 +17,11 @@ The bench's own simulated browsers and the fake service run on the same machine:
 compete with the app for CPU, so the lags are pessimistic. The CPU per chunk relayed (and the share of a core one
 session costs at real-time pace derived from it) depends much less on that: when the app gets too little CPU it
 relays fewer chunks, drops the oldest audio of each chat past 2 s, and the lags grow.
+
+``--protocol live`` runs the same steps over GPT-Live (``VOICE_PROTOCOL=live``; the fake service answers on
+``/v1/live/sessions``), ``both`` runs Realtime then GPT-Live. GPT-Live's input clock never stops: every open chat
+appends audio (silence while its microphone is off) at real-time pace, so before voice is turned on each step also
+measures what the open chats cost idle (``--idle-seconds``), where a Realtime chat costs next to nothing.
 """
 
 from __future__ import annotations
@@ -89,11 +95,15 @@ async def stream(browser: Browser, seconds: float) -> None:
         await asyncio.sleep(max(0.0, start + i * CHUNK_S - time.monotonic()))
 
 
-async def step(url: str, service: Any, pid: int, n: int, seconds: float, batch: int) -> str:
+async def step(url: str, service: Any, pid: int, n: int, seconds: float, batch: int, idle_s: float) -> str:
     rss_before = proc_rss_mb(pid)
     browsers: list[Browser] = []
     for offset in range(0, n, batch):
         browsers += await asyncio.gather(*(open_browser(url) for _ in range(min(batch, n - offset))))
+    await asyncio.sleep(1.0)
+    cpu0, wall0 = proc_cpu_s(pid), time.monotonic()
+    await asyncio.sleep(idle_s)  # chats open, microphones off
+    idle_pct = (proc_cpu_s(pid) - cpu0) / (time.monotonic() - wall0) * 100
     await asyncio.gather(*(voice_on(b) for b in browsers))
     admitted = [b for b in browsers if b.admitted]
     busy = sum(b.busy for b in browsers)
@@ -119,7 +129,8 @@ async def step(url: str, service: Any, pid: int, n: int, seconds: float, batch: 
     await asyncio.sleep(2.0)
     per = max(1, len(admitted))
     return (
-        f"N={n}: admitted {len(admitted)}, busy {busy}; app CPU {cpu_pct:.0f}% of a core "
+        f"N={n}: idle (chats open, mics off) {idle_pct:.0f}% of a core ({idle_pct / n:.3f}% per chat); "
+        f"admitted {len(admitted)}, busy {busy}; app CPU {cpu_pct:.0f}% of a core "
         f"({cpu_pct / per:.2f}% per session; {ms_per_chunk:.2f} ms per chunk relayed = {realtime_pct:.2f}% of a "
         f"core per session at real-time pace), RSS {rss:.0f} MB (+{(rss - rss_before) / per:.2f} MB per session); "
         f"upstream lag mean {up['mean']:.0f} ms, p95 {up['p95']:.0f} ms, max {up['max']:.0f} ms "
@@ -128,13 +139,14 @@ async def step(url: str, service: Any, pid: int, n: int, seconds: float, batch: 
     )
 
 
-async def run(sessions: list[int], seconds: float, batch: int, **env: str) -> list[str]:
+async def run(sessions: list[int], seconds: float, batch: int, idle_s: float = 5.0, **env: str) -> list[str]:
     lines = []
-    with app_with_fake_service("relay-load", **env) as (server, service):
+    protocol = env.get("VOICE_PROTOCOL", "realtime")
+    with app_with_fake_service(f"relay-load-{protocol}", **env) as (server, service):
         pid = server.process.pid
-        print(f"app pid {pid}, idle RSS {proc_rss_mb(pid):.0f} MB, {os.cpu_count()} CPUs", flush=True)
+        print(f"{protocol}: app pid {pid}, idle RSS {proc_rss_mb(pid):.0f} MB, {os.cpu_count()} CPUs", flush=True)
         for n in sessions:
-            line = await step(server.url, service, pid, n, seconds, batch)
+            line = f"{protocol} " + await step(server.url, service, pid, n, seconds, batch, idle_s)
             print(line, flush=True)
             lines.append(line)
     return lines
@@ -146,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="audio streamed per step")
     parser.add_argument("--batch", type=int, default=20, help="chats opened at once")
     parser.add_argument("--max-voice-sessions", type=int, default=None, help="MAX_VOICE_SESSIONS for the app")
+    parser.add_argument("--protocol", choices=["realtime", "live", "both"], default="realtime")
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="chats open, mics off, before voice starts")
     parser.add_argument(
         "--no-deflate", action="store_true", help="UVICORN_WS_PER_MESSAGE_DEFLATE=false: no compression to browsers"
     )
@@ -156,7 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("APP_PROFILE", "APP_NEST_ASYNCIO"):
         if os.environ.get(name):
             env[name] = os.environ[name]
-    asyncio.run(run([int(n) for n in args.sessions.split(",")], args.seconds, args.batch, **env))
+    sessions = [int(n) for n in args.sessions.split(",")]
+    for protocol in ("realtime", "live") if args.protocol == "both" else (args.protocol,):
+        asyncio.run(run(sessions, args.seconds, args.batch, args.idle_seconds, **env, VOICE_PROTOCOL=protocol))
 
 
 if __name__ == "__main__":

@@ -478,9 +478,9 @@ class VoiceChat:
             await self._update_status()
             try:
                 async with asyncio.timeout(self._connect_timeout_s):
-                    await client.connect()
-                    if self.earlier_items:
+                    if self.earlier_items:  # before connect: GPT-Live takes history only in session.start
                         await client.add_items(self.earlier_items)
+                    await client.connect()
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await client.close()

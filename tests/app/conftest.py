@@ -18,19 +18,21 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 KEY_VARS = ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "REALTIME_PROVIDER",
             "CHAINLIT_USERS", "CHAINLIT_AUTH_SECRET", "TAVILY_API_KEY", "LOCAL_ENGINE_URL", "OPENAI_BASE_URL",
-            "AZURE_OPENAI_DEPLOYMENT", "REALTIME_DIALECT", "LOCAL_LLM_BASE_URL")  # fmt: skip
+            "AZURE_OPENAI_DEPLOYMENT", "REALTIME_DIALECT", "LOCAL_LLM_BASE_URL", "VOICE_PROTOCOL",
+            "OPENAI_REALTIME_MODEL")  # fmt: skip
 APP_TARGET = os.environ.get("APP_TEST_TARGET", "app.py")  # lets a developer point the tests at a variant
 
 
@@ -131,6 +133,15 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         yield server
     finally:
         stop_app(server)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Headless Chromium, one for the session's browser tests (``tests.app.browser``)."""
+    from tests.app.browser import launch_browser
+
+    async for chromium in launch_browser():
+        yield chromium
 
 
 @pytest.fixture(scope="session")

@@ -200,7 +200,7 @@ class SeedableClient(FakeClient):
         return []
 
 
-async def test_a_resumed_chat_seeds_its_session_right_after_connecting() -> None:
+async def test_a_resumed_chat_seeds_its_session_before_connecting() -> None:
     chainlit_session()
     clients: list[SeedableClient] = []
 
@@ -212,6 +212,6 @@ async def test_a_resumed_chat_seeds_its_session_right_after_connecting() -> None
     chat.earlier_items = earlier_items({"steps": [step("user_message", "hello")]})
     await chat.send_text("what did I say?")
     await settle()
-    assert clients[0].names()[:2] == ["connect", "add_items"]
+    assert clients[0].names()[:2] == ["add_items", "connect"]
     assert "send_text" in clients[0].names()
     await chat.close()
