@@ -65,6 +65,7 @@ from realtime.events import (
     ToolCallFinished,
     ToolCallStarted,
     UserTranscript,
+    VoiceUsage,
 )
 from realtime.protocol import BYTES_PER_MS
 from realtime.session import AudioPlayback, classify_error
@@ -630,6 +631,9 @@ class VoiceChat:
             self._stable_since = time.monotonic()
         elif isinstance(event, RealtimeError):
             await self._on_error(event)
+        elif isinstance(event, VoiceUsage):
+            self.stats.voice(event.seconds)
+            await self._update_status()
 
     async def _on_audio(self, event: AudioDelta) -> None:
         track = self._tracks.get(event.track)

@@ -19,6 +19,7 @@ __all__ = [
     "describe_error",
     "describe_provider",
     "describe_tools",
+    "format_duration",
     "format_latency",
     "redact",
     "secrets_of",
@@ -115,14 +116,19 @@ def _tokens(usage: Mapping[str, Any] | None) -> int:
 
 @dataclass
 class Stats:
-    """Token and latency figures of one chat, from the ``response.done`` usage objects (Realtime API reference,
-    ``response.done``: ``usage.total_tokens``, ``input_tokens``, ``output_tokens``)."""
+    """Token, voice-time and latency figures of one chat: tokens from the ``response.done`` usage objects (Realtime
+    API reference, ``response.done``: ``usage.total_tokens``, ``input_tokens``, ``output_tokens``), voice seconds
+    from GPT-Live's ``session.usage.updated`` (cumulative per session: ``usage.seconds``)."""
 
     turns: int = 0
     total_tokens: int = 0
     last_tokens: int = 0
     last_latency_ms: float | None = None
     latencies_ms: list[float] = field(default_factory=list)
+    voice_seconds_done: float = 0.0
+    """Voice seconds of this chat's earlier sessions (a GPT-Live chat opens a new one on expiry or reconnect)."""
+    voice_seconds_now: float | None = None
+    """Voice seconds of the current session so far; ``None`` until a usage event came (Realtime never sends one)."""
 
     def add(self, usage: Mapping[str, Any] | None, latency_ms: float | None) -> int:
         """Count one finished response; returns its token count."""
@@ -135,11 +141,34 @@ class Stats:
             self.latencies_ms.append(latency_ms)
         return tokens
 
+    def voice(self, seconds: float) -> None:
+        """The current session's cumulative voice seconds (a smaller figure than before means a new session)."""
+        if self.voice_seconds_now is not None and seconds < self.voice_seconds_now:
+            self.voice_seconds_done += self.voice_seconds_now
+        self.voice_seconds_now = seconds
+
     def line(self) -> str:
-        """``Last turn: 540 ms to first answer, 321 tokens · session: 2 turns, 1,234 tokens``; empty before any."""
-        if not self.turns:
+        """``Last turn: 540 ms to first answer, 321 tokens · this chat: 2 turns, 1,234 tokens``, or with voice time
+        (GPT-Live, billed by the second) ``… · this chat: 2 turns, 1 min 5 s of voice``; empty before any."""
+        voice = None if self.voice_seconds_now is None else self.voice_seconds_done + self.voice_seconds_now
+        if not self.turns and voice is None:
             return ""
-        return (
-            f"Last turn: {format_latency(self.last_latency_ms)} to first answer, {self.last_tokens:,} tokens · "
-            f"this chat: {self.turns} {'turn' if self.turns == 1 else 'turns'}, {self.total_tokens:,} tokens"
-        )
+        last = f"Last turn: {format_latency(self.last_latency_ms)} to first answer"
+        turns = f"this chat: {self.turns} {'turn' if self.turns == 1 else 'turns'}"
+        if voice is not None and not self.total_tokens:
+            return (
+                f"{last} · {turns}, {format_duration(voice)} of voice"
+                if self.turns
+                else f"{format_duration(voice)} of voice"
+            )
+        return f"{last}, {self.last_tokens:,} tokens · {turns}, {self.total_tokens:,} tokens"
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``1 min 5 s``, ``1 h 2 min``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -80,7 +80,7 @@ class Provider:
     def label(self) -> str:
         """For people: ``OpenAI gpt-realtime``, ``Azure OpenAI my-deployment (preview)``, ``Local engine``."""
         if self.name == "local":
-            return "Local engine (offline)"
+            return "Local engine (offline, GPT-Live)" if self.protocol == "live" else "Local engine (offline)"
         title = "OpenAI" if self.name == "openai" else "Azure OpenAI"
         if self.protocol == "live":
             return f"{title} {self.model} (GPT-Live)"

@@ -186,8 +186,10 @@ def test_earlier_items_are_the_conversation_as_text() -> None:
 def test_the_session_sends_earlier_items_without_a_response() -> None:
     session = RealtimeSession(SessionOptions())
     items = earlier_items({"steps": [step("user_message", "hello"), step("assistant_message", "hi")]})
-    ids = session.add_items(items)
-    sent = session.data_to_send()
+    ids = session.add_items(items)  # before the connection: they go out once the session is configured
+    assert session.data_to_send() == []
+    session.start()
+    sent = session.data_to_send()[1:]
     assert [e["type"] for e in sent] == ["conversation.item.create", "conversation.item.create"]
     assert [e["item"]["id"] for e in sent] == ids
     assert sent[1]["item"]["content"] == [{"type": "output_text", "text": "hi"}]
