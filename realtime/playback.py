@@ -112,7 +112,7 @@ class Playback:
             for block in self._blocks:
                 if block.item_id != item_id or block.heard_at > now:
                     continue
-                done = min(block.nbytes, int((now - block.heard_at) * BYTES_PER_S) & ~1)
+                done = min(block.nbytes, round((now - block.heard_at) * BYTES_PER_S) & ~1)
                 heard = max(heard, block.start + done)
             return heard // BYTES_PER_MS
 
