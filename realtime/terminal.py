@@ -170,6 +170,7 @@ class MicChat:
         self._cut: set[str] = set()  # responses whose audio was cut: later deltas are not played
         self._turn_ended_at: float | None = None
         self._streaming: str | None = None
+        self._streamed: set[str] = set()  # items whose text is being printed as it streams
         self.mic_dropped = 0
         self.sent_bytes = 0
 
@@ -274,7 +275,7 @@ class MicChat:
         elif isinstance(event, SessionReady):
             mode = "press Enter to talk, Enter again to send" if self.ptt else "speak any time"
             self._print_line(f"Listening ({event.provider} {event.model}): {mode}; Ctrl-C ends.")
-            if self.options.echo == "none":
+            if self.options.echo == "none" and self.ptt is None:
                 self._print_line(HEADPHONES_TIP)
         else:
             self._print(event)
@@ -300,12 +301,14 @@ class MicChat:
         elif isinstance(event, TextDelta):
             if self._streaming != event.item_id:
                 self._end_line()
-                print("assistant: ", end="", file=self.out)
+                print("assistant: " if event.item_id not in self._streamed else "  ", end="", file=self.out)
                 self._streaming = event.item_id
+                self._streamed.add(event.item_id)
             print(event.delta, end="", file=self.out, flush=True)
         elif isinstance(event, AssistantTextDone):
-            if self._streaming != event.item_id and event.text:
+            if event.item_id not in self._streamed and event.text:
                 self._print_line(f"assistant: {event.text}")
+            self._streamed.discard(event.item_id)
             self._end_line()
         elif isinstance(event, ToolCallStarted):
             self._print_line(f"[tool] {event.name}({event.arguments})")
@@ -331,12 +334,21 @@ class MicChat:
         if event.latency_ms is not None:
             parts.append(f"{event.latency_ms:.0f} ms to the answer's first audio")
         item = self._first_item.get(event.response_id)
-        heard_at = self.playback.first_heard_at(item) if item else None
-        if heard_at is not None and self._turn_ended_at is not None and heard_at >= self._turn_ended_at:
-            parts.append(f"{(heard_at - self._turn_ended_at) * 1000:.0f} ms to the speaker")
-            self._turn_ended_at = None
+        turn_end, self._turn_ended_at = self._turn_ended_at, None
+        if item is not None and turn_end is not None and event.status == "completed":
+            heard_at = self.playback.first_heard_at(item)
+            if heard_at is not None:
+                parts.append(f"{(heard_at - turn_end) * 1000:.0f} ms to the speaker")
+            else:  # all of it came before the device took its first block: say it once it did
+                with contextlib.suppress(RuntimeError):
+                    asyncio.get_running_loop().call_later(0.3, self._speaker_latency, item, turn_end)
         if parts:
             self._print_line(f"  (latency: {', '.join(parts)})")
+
+    def _speaker_latency(self, item: str, turn_end: float) -> None:
+        heard_at = self.playback.first_heard_at(item)
+        if heard_at is not None:
+            self._print_line(f"  (latency: {(heard_at - turn_end) * 1000:.0f} ms to the speaker)")
 
     def _say(self, line: str) -> None:
         self._print_line(line)

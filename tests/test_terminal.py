@@ -19,6 +19,7 @@ import pytest
 from realtime.config import SessionOptions
 from realtime.events import (
     AppEvent,
+    AssistantTextDone,
     AudioDelta,
     Interrupted,
     ResponseDoneEvent,
@@ -264,6 +265,17 @@ async def test_mic_chat_prints_tools_and_latency_to_the_speaker() -> None:
     text = out.getvalue()
     assert '[tool] calculate({"expression": "2+2"})' in text and '[tool] calculate -> {"result": 4}' in text
     assert "(latency: 280 ms to the answer's first audio, 350 ms to the speaker)" in text
+
+
+async def test_a_streamed_answer_is_printed_once_even_when_a_line_cuts_in() -> None:
+    out = io.StringIO()
+    chat = MicChat(Playback(), MicOptions(), out=out, clock=lambda: 0.0)
+    chat.handle(TextDelta("r1", "i1", "12 times"))
+    chat.handle(ToolCallStarted("c1", "calculate", "{}"))  # a line printed while the answer streams
+    chat.handle(TextDelta("r1", "i1", " 7 is 84."))
+    chat.handle(AssistantTextDone("r1", "i1", "12 times 7 is 84."))
+    chat.handle(AssistantTextDone("r2", "i2", "Typed answer."))  # never streamed: printed whole
+    assert out.getvalue().count("12 times") == 1 and "assistant: Typed answer." in out.getvalue()
 
 
 async def test_push_to_talk_sends_the_mic_only_during_the_turn_and_commits_it() -> None:
