@@ -75,6 +75,18 @@ class PulseServer:
         """Play ``wav`` into the microphone (the ``mic_in`` sink); returns the running ``paplay``."""
         return subprocess.Popen(["paplay", "--device=mic_in", str(wav)], env=self.env)
 
+    def pactl(self, *args: str) -> str:
+        """Run ``pactl`` on this server; its output. Raises CalledProcessError."""
+        done = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, timeout=10, check=True)
+        return done.stdout.strip()
+
+    def echo(self, latency_ms: int = 30) -> str:
+        """Feed what the speaker plays back into the microphone, as a loudspeaker next to it does
+        (``module-loopback``); returns the module's index for ``pactl unload-module``."""
+        return self.pactl(
+            "load-module", "module-loopback", "source=speaker.monitor", "sink=mic_in", f"latency_msec={latency_ms}"
+        )
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
         if self.process is not None and self.process.poll() is None:

@@ -6,7 +6,8 @@ A spoken question is played into the "microphone"; what the "speaker" played is 
 transcribed, the answer heard in the recording, and a second utterance played while the answer sounds must silence
 the recording within 100 ms of the moment the program handled the turn detector's speech-started (or the
 interruption), with ``conversation.item.truncate`` at the ms the device really played. Ctrl-C then ends it with
-exit code 0.
+exit code 0. With the speaker fed back into the microphone (a loudspeaker, ``module-loopback``), ``--echo gate``
+keeps the answer from interrupting itself, which it does without the gate.
 """
 
 from __future__ import annotations
@@ -165,3 +166,29 @@ def test_mic_question_is_answered_aloud_and_talking_over_the_answer_cuts_it(puls
         f"cut {1000 * (silent_from - cut['t']):.0f} ms after {cut['type']}; truncate at "
         f"{interrupted['audio_end_ms']} ms, recording played {played_ms} ms; onset at {onset / 100:.2f} s"
     )
+
+
+@pytest.mark.parametrize("echo", ["gate", "none"])
+def test_through_a_loudspeaker_the_echo_gate_keeps_the_answer_from_cutting_itself(
+    pulse: PulseServer, tmp_path: Path, echo: str
+) -> None:
+    question = speak_wav("Tell me a story.", tmp_path / "question.wav")
+    loopback = pulse.echo()
+    program = Program(pulse, tmp_path / "trace.jsonl", "--echo", echo)
+    try:
+        program.wait_for("Listening", 45)
+        pulse.play(question).wait(15)
+        first_audio = program.wait_event("app.audio.delta", 20)
+        time.sleep(4.0)
+        events = program.events()
+        code = program.interrupt()
+    finally:
+        program.kill()
+        pulse.pactl("unload-module", loopback)
+    assert code == 0, (code, "\n".join(program.err))
+    cut = [e for e in events if e["type"] == "app.interrupted" and e["response_id"] == first_audio["response_id"]]
+    if echo == "gate":
+        assert not cut, "the answer cut itself through the echo"
+        assert not [e for e in events if e["type"] == "app.speech.started" and e["t"] > first_audio["t"]]
+    else:  # without the gate (and without headphones) the model hears itself: why the gate exists
+        assert cut, "the echo never reached the turn detector: this test would prove nothing about the gate"
