@@ -240,6 +240,23 @@ async def test_mic_chat_barge_in_flushes_and_a_cut_answer_never_plays_again() ->
     assert "[interrupted after 0.5 s]" in text
 
 
+async def test_mic_chat_a_model_that_yields_by_itself_stops_the_player_on_interrupted_alone() -> None:
+    # A protocol with no speech_started (the model yields and the client reports Interrupted): same cut.
+    playback = Playback()
+    device = FakeDevice(playback)
+    chat = MicChat(playback, MicOptions(), out=io.StringIO(), clock=device.clock)
+    chat.handle(ResponseStarted("r1", "t1"))
+    chat.handle(AudioDelta("r1", "i1", "t1", tone(2000)))
+    device.run(300)
+    chat.handle(Interrupted("r1", "i1", "t1", None))
+    assert playback.queued_ms() == 0
+    chat.handle(AudioDelta("r1", "i1", "t1", tone(100)))
+    assert playback.queued_ms() == 0
+    chat.handle(ResponseStarted("r2", "t2"))
+    chat.handle(AudioDelta("r2", "i2", "t2", tone(100)))  # the next answer plays
+    assert playback.queued_ms() == 100
+
+
 async def test_mic_chat_speech_while_nothing_sounds_cuts_nothing() -> None:
     playback = Playback()
     chat = MicChat(playback, MicOptions(), out=io.StringIO(), clock=lambda: 0.0)

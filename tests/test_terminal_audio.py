@@ -118,16 +118,18 @@ def test_mic_question_is_answered_aloud_and_talking_over_the_answer_cuts_it(puls
         first_audio = program.wait_event("app.audio.delta", 20)
         time.sleep(2.5)  # the story is long: it still sounds when the user talks over it
         talk_at = time.monotonic()
-        pulse.play(interruption)
+        talker = pulse.play(interruption)
         flush = program.wait_event("term.flush", 10)
-        time.sleep(1.5)
+        talker.wait(15)
+        time.sleep(1.0)
         events = program.events()
         code = program.interrupt()
     finally:
         program.kill()
         recorder.stop()
     assert code == 0, (code, "\n".join(program.err))
-    assert "bye" in "\n".join(program.err)
+    assert "bye" in "\n".join(program.err) and "Traceback" not in "\n".join(program.err)
+    assert sum("use headphones" in line for line in program.lines) == 1  # said once, by default
 
     samples, t0 = recorder.samples()
     soundfile.write(str(tmp_path / "heard.wav"), samples.astype("<i2"), RATE, subtype="PCM_16")
