@@ -57,7 +57,7 @@ class Program:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli", "--mic", "--provider", "local", "--input-device", "pulse",
              "--output-device", "pulse", "--trace", str(trace), *args],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.trace = trace
         self.lines: list[str] = []
@@ -94,6 +94,11 @@ class Program:
             assert self.process.poll() is None, f"the program ended: {self.lines} {self.err}"
             time.sleep(0.02)
         raise AssertionError(f"no {kind} within {timeout_s} s: {self.lines} {self.err}")
+
+    def key(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text)
+        self.process.stdin.flush()
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -194,3 +199,30 @@ def test_through_a_loudspeaker_the_echo_gate_keeps_the_answer_from_cutting_itsel
         assert not [e for e in events if e["type"] == "app.speech.started" and e["t"] > first_audio["t"]]
     else:  # without the gate (and without headphones) the model hears itself: why the gate exists
         assert cut, "the echo never reached the turn detector: this test would prove nothing about the gate"
+
+
+def test_push_to_talk_sends_only_the_turn_between_two_presses_and_it_is_answered(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    before = speak_wav("This is not for you.", tmp_path / "before.wav")
+    question = speak_wav("What is twelve times seven?", tmp_path / "question.wav")
+    program = Program(pulse, tmp_path / "trace.jsonl", "--push-to-talk")
+    try:
+        program.wait_for("Listening", 45)
+        pulse.play(before).wait(15)  # no turn open: not sent
+        program.key("\n")
+        program.wait_for("[listening", 5)
+        pulse.play(question).wait(15)
+        program.key("\n")
+        heard = program.wait_for("you:", 20)
+        program.wait_for("84", 20)
+        program.wait_event("app.audio.delta", 10)
+        events = program.events()
+        code = program.interrupt()
+    finally:
+        program.kill()
+    assert code == 0, (code, "\n".join(program.err))
+    assert "12" in heard and "7" in heard and "not for you" not in "\n".join(program.lines)
+    # No turn detection under push-to-talk: the turn ended by the key, not by a detector.
+    assert not [e for e in events if e["type"] == "app.speech.started"]
+    assert sum(e["type"] == "term.turn_end" for e in events) == 1
