@@ -52,6 +52,33 @@ def load_sounddevice() -> ModuleType:
     return module
 
 
+_alsa_quiet: list[object] = []  # the installed ALSA error handler, kept alive
+
+
+def quiet_alsa() -> None:
+    """Keep ALSA's own messages (e.g. "underrun occurred" after a late callback) out of the terminal, where they
+    would break the transcript's lines: an error handler that drops them (``snd_lib_error_set_handler``, alsa-lib's
+    error.h). The streams' under- and overflows are still counted and reported. No-op where libasound is absent."""
+    if _alsa_quiet or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("asound")
+    if name is None:
+        return
+    try:
+        lib = ctypes.CDLL(name)
+        handler_type = ctypes.CFUNCTYPE(
+            None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+        )
+        handler = handler_type(lambda *_: None)
+        lib.snd_lib_error_set_handler(handler)
+        _alsa_quiet.append(handler)
+    except (OSError, AttributeError):
+        return
+
+
 def parse_device(spec: str | None) -> int | str | None:
     """A device option as sounddevice takes it: an index (``"3"``), a part of a name (``"pulse"``), or None."""
     if spec is None or not spec.strip():
@@ -103,6 +130,7 @@ class DeviceStreams:
     def start(self, *, capture: bool = True) -> None:
         """Open and start the speaker (and, with ``capture``, the microphone). Raises :class:`AudioUnavailable`."""
         sd = load_sounddevice()
+        quiet_alsa()
         try:
             self._output = sd.RawOutputStream(
                 samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=self.blocksize,

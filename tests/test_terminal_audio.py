@@ -135,6 +135,7 @@ def test_mic_question_is_answered_aloud_and_talking_over_the_answer_cuts_it(puls
     assert code == 0, (code, "\n".join(program.err))
     assert "bye" in "\n".join(program.err) and "Traceback" not in "\n".join(program.err)
     assert sum("use headphones" in line for line in program.lines) == 1  # said once, by default
+    assert not [line for line in program.err if line.startswith("ALSA lib")]  # kept out of the transcript
 
     samples, t0 = recorder.samples()
     soundfile.write(str(tmp_path / "heard.wav"), samples.astype("<i2"), RATE, subtype="PCM_16")
