@@ -2,6 +2,7 @@
 
     python -m cli --text "What is 12 times 7?" [--provider local] [--out DIR]
     python -m cli --audio question.wav [--out DIR]
+    python -m cli --mic [--push-to-talk] [--echo gate] [--protocol live|realtime]
 
 The enabled tools from ``tools/`` are offered and run, and with the local provider and no ``LOCAL_ENGINE_URL`` the
 local engine starts in this process and is reached in memory (``chat_app.wiring``). Options and exit codes: see

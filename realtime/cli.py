@@ -1,7 +1,14 @@
-"""Command line for the jobs that need no browser: one turn from an audio file or a line of text.
+"""Command line for the jobs that need no browser: one turn from an audio file or a line of text, or a spoken
+conversation through the microphone and the speaker.
 
     python -m cli --text "What is 12 times 7?" [--provider local] [--out DIR]
     python -m cli --audio question.wav [--out DIR]
+    python -m cli --mic [--push-to-talk] [--echo gate] [--input-device N] [--output-device N]
+    python -m cli --list-devices
+
+``--mic`` talks full duplex (``realtime.terminal``, audio through sounddevice/PortAudio at 24 kHz, see
+``realtime.audio_devices``): speak, hear the answer, talk over it to interrupt; Ctrl-C ends it (exit 0).
+``--protocol live|realtime`` sets ``VOICE_PROTOCOL`` for the client.
 
 Audio is read with soundfile (any format it knows), mixed to mono, resampled to 24 kHz with soxr, and streamed with
 turn detection off; then the buffer is committed and a response requested, as the Realtime guide advises for audio
@@ -180,13 +187,21 @@ class _Bare:
         return None
 
 
-async def run(args: argparse.Namespace, out: TextIO = sys.stdout, parts: Composition | None = None) -> Transcript:
-    """One exchange with the configured provider, with the tools and connector of ``parts``. Raises
-    :class:`CliError`."""
-    from realtime.client import ConnectionFailed, RealtimeClient
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if args.provider:
+        overrides["realtime_provider"] = args.provider
+    if getattr(args, "protocol", None):
+        overrides["voice_protocol"] = args.protocol  # VOICE_PROTOCOL (ignored by settings that lack it)
+    return Settings(**overrides)
+
+
+def _setup(
+    args: argparse.Namespace, parts: Composition | None
+) -> tuple[Settings, Provider, Connector | None, ToolRunner | None]:
     from realtime.providers import ConfigurationError, build_provider
 
-    settings = Settings(realtime_provider=args.provider) if args.provider else Settings()
+    settings = _settings(args)
     try:
         provider = build_provider(settings)
     except ConfigurationError as exc:
@@ -195,7 +210,15 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout, parts: Composi
     connector = parts.connector(provider)
     if provider.in_process and connector is None:
         raise CliError("the local engine runs in-process only with `python -m cli` (or set LOCAL_ENGINE_URL)", 2)
-    runner = parts.runner(settings)
+    return settings, provider, connector, parts.runner(settings)
+
+
+async def run(args: argparse.Namespace, out: TextIO = sys.stdout, parts: Composition | None = None) -> Transcript:
+    """One exchange with the configured provider, with the tools and connector of ``parts``. Raises
+    :class:`CliError`."""
+    from realtime.client import ConnectionFailed, RealtimeClient
+
+    settings, provider, connector, runner = _setup(args, parts)
     options = settings.default_session_options()
     if args.audio:
         options.turn_detection = "push_to_talk"
@@ -232,12 +255,79 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout, parts: Composi
     return transcript
 
 
+async def run_mic(args: argparse.Namespace, out: TextIO = sys.stdout, parts: Composition | None = None) -> None:
+    """A spoken conversation through the audio devices until Ctrl-C (``realtime.terminal``). Raises
+    :class:`CliError` (exit 2 when audio cannot work here: PortAudio missing, a device that cannot be opened)."""
+    from realtime.audio_devices import AudioUnavailable, DeviceStreams, parse_device
+    from realtime.client import ConnectionFailed, RealtimeClient
+    from realtime.playback import Playback
+    from realtime.terminal import FatalChatError, MicChat, MicOptions, stdin_keys
+
+    settings, provider, connector, runner = _setup(args, parts)
+    options = settings.default_session_options()
+    if args.push_to_talk:
+        options.turn_detection = "push_to_talk"
+    playback = Playback()
+    chat = MicChat(playback, MicOptions(args.push_to_talk, args.echo, trace=args.trace), out=out)
+    streams = DeviceStreams(
+        playback, chat.on_input, asyncio.get_running_loop(), input_device=parse_device(args.input_device),
+        output_device=parse_device(args.output_device), block_ms=args.block_ms,
+    )  # fmt: skip
+    try:
+        streams.start()  # before connecting: a missing PortAudio or device fails at once
+        client = RealtimeClient(
+            settings, provider=provider, tools=runner.definitions() if runner is not None else (), options=options,
+            connector=connector,
+        )  # fmt: skip
+        Conversation(client, runner)
+        async with client as rt:
+            await chat.run(rt, stdin_keys() if args.push_to_talk else None)
+    except AudioUnavailable as exc:
+        raise CliError(str(exc), 2) from None
+    except FatalChatError as exc:
+        raise CliError(str(exc), 1) from None
+    except ConnectionFailed as exc:
+        raise CliError(f"connection failed: {exc}", 3) from None
+    finally:
+        streams.close()
+        if streams.output_underflows or streams.input_overflows or chat.mic_dropped:
+            print(
+                f"audio: {streams.output_underflows} speaker underflows, {streams.input_overflows} microphone "
+                f"overflows, {chat.mic_dropped} microphone blocks dropped",
+                file=sys.stderr,
+            )
+
+
+def _list_devices() -> None:
+    from realtime.audio_devices import AudioUnavailable, device_list
+
+    try:
+        print(device_list())
+    except AudioUnavailable as exc:
+        raise CliError(str(exc), 2) from None
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--audio", metavar="FILE", help="an audio file to send as one spoken turn")
     source.add_argument("--text", help="a line of text to send as one typed turn")
+    source.add_argument("--mic", action="store_true", help="talk through the microphone and speaker until Ctrl-C")
+    source.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
     parser.add_argument("--provider", choices=["openai", "azure", "local"], help="default: from the settings")
+    parser.add_argument(
+        "--protocol", choices=["live", "realtime"], help="the voice protocol (sets VOICE_PROTOCOL; default: settings)"
+    )
+    mic = parser.add_argument_group("--mic")
+    mic.add_argument("--push-to-talk", action="store_true", help="Enter (or space) starts your turn, again sends it")
+    mic.add_argument(
+        "--echo", choices=["none", "gate"], default="none",
+        help="gate: mute the microphone while the answer plays (loudspeakers); none: use headphones",
+    )  # fmt: skip
+    mic.add_argument("--input-device", metavar="DEV", help="microphone: index or part of a name (--list-devices)")
+    mic.add_argument("--output-device", metavar="DEV", help="speaker: index or part of a name (--list-devices)")
+    mic.add_argument("--block-ms", type=int, default=20, choices=[10, 20, 40], help="audio block size in ms")
+    mic.add_argument("--trace", metavar="FILE", type=Path, help="write the app events as JSON lines with times")
     parser.add_argument("--out", metavar="DIR", type=Path, help="write answer WAVs and transcript.json here")
     parser.add_argument("--text-only", action="store_true", help="ask for a text answer (no audio)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer")
@@ -250,9 +340,17 @@ def main(
     """Run the command line (``argv``: the arguments; ``parts``: tools and connector); the exit code."""
     args = _parser(prog).parse_args(argv)
     try:
-        transcript = asyncio.run(run(args, parts=parts))
-        if args.out:
-            transcript.write(args.out)
+        if args.list_devices:
+            _list_devices()
+        elif args.mic:
+            try:
+                asyncio.run(run_mic(args, parts=parts))
+            except KeyboardInterrupt:  # Ctrl-C is how a conversation ends: streams and session are closed
+                print("\nbye", file=sys.stderr)
+        else:
+            transcript = asyncio.run(run(args, parts=parts))
+            if args.out:
+                transcript.write(args.out)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

@@ -237,6 +237,9 @@ class RealtimeSession:
         self._started = False
         self.renewal_needed = False
         self.fatal: RealtimeError | None = None
+        self.played_ms: Callable[[str], int | None] | None = None
+        """Set by an app whose player knows its position: ms of an item the listener heard (None: unknown). When
+        set, barge-in truncates at it (capped at the audio received) instead of the wall-time estimate."""
 
     # ------------------------------------------------------------------------------------------ outputs
 
@@ -618,15 +621,19 @@ class RealtimeSession:
         elif self._typed:
             self._send_typed(*self._typed.popleft())
 
+    def _played(self, audio: AudioPlayback, now: float) -> int:
+        reported = self.played_ms(audio.item_id) if self.played_ms is not None else None
+        return audio.played_ms(now) if reported is None else min(reported, audio.received_ms())
+
     def _interrupt(self, *, send_cancel: bool) -> None:
         audio, now = self._audio, self.clock()
         response = self._response
-        if audio is None or (audio.played_ms(now) >= audio.received_ms() and response is None):
+        if audio is None or (self._played(audio, now) >= audio.received_ms() and response is None):
             # Nothing is playing: everything received has been heard and no response is running.
             if response is not None and send_cancel:
                 self._send(ResponseCancel())
             return
-        played = audio.played_ms(now)
+        played = self._played(audio, now)
         self._dropped[audio.item_id] = None
         while len(self._dropped) > self._max_history:
             self._dropped.popitem(last=False)  # forget the oldest only: late deltas of recent cuts stay dropped
