@@ -1,23 +1,23 @@
-"""The asyncio side of a local engine session: carries out :class:`local_engine.engine.EngineState`'s commands
+"""The asyncio side of a local engine session: carries out :class:`local_engine.realtime_front.EngineState`'s commands
 with the stages and feeds their results back.
 
 :class:`EngineSession` is one connection: the transport (``local_engine.server``) gives it client events
 (:meth:`EngineSession.handle`) and it writes GA server events (dicts) through the ``send`` callable it was
 given. Every state change is followed by a flush that sends the state's events, in order, and runs its commands:
 
-- :class:`~local_engine.engine.ConfigureVad` / :class:`~local_engine.engine.FeedVad` /
-  :class:`~local_engine.engine.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
+- :class:`~local_engine.core.ConfigureVad` / :class:`~local_engine.core.FeedVad` /
+  :class:`~local_engine.core.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
   yield to the event loop between them, so a large append never holds the loop for long;
-- :class:`~local_engine.engine.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
+- :class:`~local_engine.core.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
   :data:`GATE`), cuts it into pieces of at most :data:`PIECE_MS` at pauses (:func:`speech_pieces`) and recognises
   each piece in this session's turn at the recognizer (:class:`FairScheduler`, shared by all sessions of a
   process: sessions are served in turn, one piece each); a turn already transcribed while it was spoken
   (``local_engine.listen``) only has its tail left;
-- :class:`~local_engine.engine.Generate`: a task that streams the reply, cuts its text into sentences
+- :class:`~local_engine.core.Generate`: a task that streams the reply, cuts its text into sentences
   (:class:`local_engine.speech_text.SentenceSplitter`) and hands them and the function calls to the state;
-- :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
+- :class:`~local_engine.core.Speak`: a task that synthesises one sentence and hands its audio to the state in
   deltas (:class:`local_engine.speech_text.AudioChunker`);
-- :class:`~local_engine.engine.Cancel`: cancels the tasks of a job (their results would be ignored anyway).
+- :class:`~local_engine.core.Cancel`: cancels the tasks of a job (their results would be ignored anyway).
 
 During a pause inside speech the reply the end of the turn would ask for is started ahead
 (:mod:`local_engine.speculation`); a Generate and the first Speak that ask for exactly that take its work.
@@ -36,11 +36,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_engine.engine import (
+from local_engine.core import (
     Cancel,
     Command,
     ConfigureVad,
-    EngineState,
     FeedVad,
     Generate,
     Limits,
@@ -49,6 +48,7 @@ from local_engine.engine import (
     Transcribe,
 )
 from local_engine.listen import Listening
+from local_engine.realtime_front import EngineState
 from local_engine.speculation import (
     SPECULATE_PAUSE_MS,
     ReadAhead,

@@ -1,6 +1,7 @@
-"""The local engine's protocol state (:class:`local_engine.engine.EngineState`) driven as a script: client events
-and stage results in, server events and commands out. No event loop, no polling, no sleeps: each test plays the
-stages itself (the VAD is ``tests.engine.fakes.EnergyVad``, run at once on each ``FeedVad``)."""
+"""The local engine's Realtime protocol state (:class:`local_engine.realtime_front.EngineState`) driven as a
+script: client events and stage results in, server events and commands out. No event loop, no polling, no
+sleeps: each test plays the stages itself (the VAD is ``tests.engine.fakes.EnergyVad``, run at once on each
+``FeedVad``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from local_engine.engine import (
+from local_engine.core import (
     Cancel,
     Command,
     ConfigureVad,
-    EngineState,
     FeedVad,
     Generate,
     Limits,
@@ -24,6 +24,7 @@ from local_engine.engine import (
     Speak,
     Transcribe,
 )
+from local_engine.realtime_front import EngineState
 from local_engine.stages import FunctionCall, VadSpeechStarted, VadSpeechStopped
 from tests.engine.fakes import EnergyVad, silence, tone
 
