@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import binascii
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from local_engine.stages import ReplyRequest
+from local_engine.stages import FunctionCall, ReplyRequest, VadSpeechStarted, VadSpeechStopped
 from realtime.protocol import MAX_APPEND_BYTES
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Command",
     "ConfigureVad",
     "FeedVad",
+    "FrontEnd",
     "Generate",
     "Json",
     "Limits",
@@ -34,6 +36,7 @@ __all__ = [
     "Speak",
     "Transcribe",
     "VadParams",
+    "WireEvent",
     "check_length",
     "decode_audio",
     "new_id",
@@ -219,3 +222,59 @@ def decode_audio(data: object, param: str) -> bytes:
             f"Invalid '{param}': PCM16 needs an even number of bytes (2 per sample).", "invalid_value", param
         )
     return pcm
+
+
+class WireEvent(Protocol):
+    """A server event model that renders itself as a wire dict (:class:`realtime.protocol.ServerEvent`)."""
+
+    def to_wire(self) -> dict[str, Any]: ...
+
+
+class FrontEnd(Protocol):
+    """A protocol front end as :class:`local_engine.runner.EngineSession` drives it: client frames and stage results
+    in, server events and :data:`Command` s out, no I/O. :class:`local_engine.realtime_front.EngineState` (Realtime)
+    and :class:`local_engine.live_front.LiveState` (GPT-Live) are the two."""
+
+    @property
+    def session(self) -> Json:
+        """The session object as the protocol shows it."""
+        ...
+
+    @property
+    def items(self) -> Mapping[str, Json]:
+        """The conversation the reply generator sees, oldest first."""
+        ...
+
+    @property
+    def finished(self) -> tuple[int, str] | None:
+        """``(close code, reason)`` once the connection should be closed by the server, else ``None``."""
+        ...
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def receive(self, data: Json | str | bytes) -> None: ...
+    def events_to_send(self) -> Sequence[WireEvent | Json]: ...
+    def commands_to_run(self) -> list[Command]: ...
+    def next_deadline(self) -> float | None:
+        """Unix time at which :meth:`on_deadline` must be called (``None``: no deadline)."""
+        ...
+
+    def on_deadline(self) -> None: ...
+    def transcription_hints(self) -> tuple[str | None, str | None]:
+        """Language and prompt for the speech recognizer."""
+        ...
+
+    def vad_result(
+        self, generation: int, end_ms: float, boundaries: Sequence[VadSpeechStarted | VadSpeechStopped]
+    ) -> None: ...
+    def speech_transcript_delta(self, delta: str) -> None: ...
+    def preview_reply(self, transcript: str) -> Preview | None: ...
+    def transcribed(self, job: str, text: str, audio_ms: float = 0.0, rest: str | None = None) -> None: ...
+    def transcription_failed(self, job: str, message: str) -> None: ...
+    def reply_sentence(self, response_id: str, sentence: str) -> None: ...
+    def reply_function_call(self, response_id: str, call: FunctionCall) -> None: ...
+    def reply_done(self, response_id: str) -> None: ...
+    def reply_failed(self, response_id: str, message: str, code: str = "reply_failed") -> None: ...
+    def speech_audio(self, response_id: str, item_id: str, pcm: bytes) -> None: ...
+    def speech_done(self, response_id: str, item_id: str) -> None: ...
+    def speech_failed(self, response_id: str, message: str) -> None: ...

@@ -197,6 +197,23 @@ class EngineState(RealtimeItems):
             "commands": len(self._commands),
         }
 
+    @property
+    def finished(self) -> tuple[int, str] | None:
+        """Never: a Realtime session ends when the client closes the connection."""
+        return None
+
+    def next_deadline(self) -> float | None:
+        """No deadline (the session has no timer)."""
+        return None
+
+    def on_deadline(self) -> None:
+        """Nothing to do (no deadline)."""
+
+    def transcription_hints(self) -> tuple[str | None, str | None]:
+        """``audio.input.transcription``'s ``language`` and ``prompt``."""
+        transcription = self.session["audio"]["input"].get("transcription") or {}
+        return transcription.get("language"), transcription.get("prompt")
+
     # -------------------------------------------------------------------------------------------- lifecycle
 
     def open(self) -> None:

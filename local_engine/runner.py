@@ -32,7 +32,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from local_engine.core import (
     Command,
     ConfigureVad,
     FeedVad,
+    FrontEnd,
     Generate,
     Limits,
     ResetVad,
@@ -221,13 +222,25 @@ class EngineStages:
 
 
 class EngineSession:
-    """One connection of the local engine: an :class:`EngineState` run with ``stages``. ``send`` writes a GA
-    server event (a dict; it must not raise on a closed peer)."""
+    """One connection of the local engine: a protocol front end run with ``stages``. ``send`` writes a server
+    event (a dict; it must not raise on a closed peer). ``front``: the front end (default: a Realtime
+    :class:`EngineState` for ``model``). ``close``: closes the connection (code, reason) when the front end says
+    the session is over (GPT-Live's ``session.closed``); its deadline (expiry) is kept by a timer here."""
 
-    def __init__(self, stages: EngineStages, send: Send, *, model: str = "gpt-realtime") -> None:
+    def __init__(
+        self,
+        stages: EngineStages,
+        send: Send,
+        *,
+        model: str = "gpt-realtime",
+        front: FrontEnd | None = None,
+        close: Callable[[int, str], Awaitable[None]] | None = None,
+    ) -> None:
         self._stages = stages
         self._send = send
-        self.state = EngineState(model=model, limits=stages.limits)
+        self._close_connection = close
+        self._deadline: asyncio.TimerHandle | None = None
+        self.state: FrontEnd = front if front is not None else EngineState(model=model, limits=stages.limits)
         self._vad: VadStream | None = None
         self._vad_generation = -1
         self._vad_start_ms = 0  # session stream time where the VAD stream started (its times count from there)
@@ -242,11 +255,11 @@ class EngineSession:
 
     @property
     def session(self) -> Json:
-        """The GA session object (as ``session.updated`` echoes it)."""
+        """The session object (Realtime: as ``session.updated`` echoes it; GPT-Live: the session resource)."""
         return self.state.session
 
     @property
-    def items(self) -> dict[str, Json]:
+    def items(self) -> Mapping[str, Json]:
         """The conversation, oldest first."""
         return self.state.items
 
@@ -274,6 +287,9 @@ class EngineSession:
         if self._closed:
             return
         self._closed = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self.state.close()
         self.state.commands_to_run()
         tasks = [task for jobs in self._tasks.values() for task in jobs]
@@ -295,12 +311,34 @@ class EngineSession:
         async with self._lock:
             while True:
                 for event in self.state.events_to_send():
-                    await self._send(event.to_wire())
+                    await self._send(event if isinstance(event, dict) else event.to_wire())
                 commands = self.state.commands_to_run()
                 if not commands:
-                    return
+                    break
                 for command in commands:
                     await self._run(command)
+        await self._after_flush()
+
+    async def _after_flush(self) -> None:
+        """Close the connection once the front end says the session is over; keep a timer on its deadline."""
+        if self._closed:
+            return
+        finished = self.state.finished
+        if finished is not None:
+            close, self._close_connection = self._close_connection, None
+            if close is not None:
+                await close(*finished)
+            return
+        deadline = self.state.next_deadline()
+        if deadline is not None and self._deadline is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, deadline - time.time())
+            self._deadline = loop.call_later(delay, lambda: self._spawn("deadline", self._on_deadline()))
+
+    async def _on_deadline(self) -> None:
+        self._deadline = None
+        self.state.on_deadline()
+        await self._flush()
 
     async def _run(self, command: Command) -> None:
         if self._closed:
@@ -369,8 +407,7 @@ class EngineSession:
         boundaries: list[VadSpeechStarted | VadSpeechStopped] = []
         listening = self._listening
         if listening is not None:
-            transcription = self.state.session["audio"]["input"].get("transcription") or {}
-            listening.language, listening.prompt = transcription.get("language"), transcription.get("prompt")
+            listening.language, listening.prompt = self.state.transcription_hints()
         pcm_start_ms = command.end_ms - len(command.pcm) / BYTES_PER_MS
         for start in range(0, len(command.pcm), step):
             if start:
