@@ -1,0 +1,149 @@
+"""The local engine's GPT-Live edge with stand-in stages: the routes (a loopback websocket, and an in-memory connection
+as the app's embedded engine makes), the official ``openai`` client's ``live.connect()``, ``session.close`` and expiry
+closing the connection with 1000."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import websockets
+from openai import AsyncOpenAI
+from openai.types.live import ServerEvent
+from pydantic import TypeAdapter
+
+from local_engine.live_session import LiveSettings
+from local_engine.server import EngineHost, LocalRealtimeServer, is_live_path
+from realtime.transport import memory_connector
+from tests.engine.fakes import fake_stages, silence, tone
+
+SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(ServerEvent)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def server() -> AsyncIterator[LocalRealtimeServer]:
+    async with LocalRealtimeServer("127.0.0.1", 0, stages=fake_stages(), live=LiveSettings()) as running:
+        yield running
+
+
+def b64(pcm: bytes) -> str:
+    return base64.b64encode(pcm).decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "live"),
+    [
+        ("/v1/live/sessions", True),
+        ("/openai/v1/live/sessions?api-version=2026-09-01", True),
+        ("/openai/v1/live", True),
+        ("/v1/realtime?model=gpt-realtime", False),
+        ("/v1/live", False),
+    ],
+)
+def test_live_paths(path: str, live: bool) -> None:
+    assert is_live_path(path) is live
+
+
+async def _talk(ws: Any) -> list[dict[str, Any]]:
+    """Start a session, say something (a tone, heard as the fake transcriber's words), keep appending silence until
+    the answer's transcript is out, then close; every event checked against ``openai.types.live``."""
+    events: list[dict[str, Any]] = []
+
+    async def until(kind: str) -> dict[str, Any]:
+        async with asyncio.timeout(10):
+            while True:
+                event = json.loads(await ws.recv())
+                SERVER_EVENT.validate_python(event)
+                events.append(event)
+                assert event["type"] != "error", event
+                if event["type"] == kind:
+                    return event
+
+    await ws.send(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
+    await until("session.started")
+    for chunk in (tone(600), silence(700)):
+        for i in range(0, len(chunk), 4800):
+            await ws.send(json.dumps({"type": "session.input_audio.append", "audio": b64(chunk[i : i + 4800])}))
+    await until("session.input_transcript.delta")
+    async with asyncio.timeout(10):
+        while "How can I help?" not in "".join(
+            e["delta"] for e in events if e["type"] == "session.output_transcript.delta"
+        ):
+            await ws.send(json.dumps({"type": "session.input_audio.append", "audio": b64(silence(100))}))
+            await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    while True:
+                        event = json.loads(await ws.recv())
+                        SERVER_EVENT.validate_python(event)
+                        events.append(event)
+    await ws.send(json.dumps({"type": "session.close"}))
+    closed = await until("session.closed")
+    assert closed["reason"] == "close_requested"
+    return events
+
+
+@pytest.mark.parametrize("path", ["/v1/live/sessions", "/openai/v1/live/sessions?api-version=x", "/openai/v1/live"])
+async def test_a_live_session_over_a_websocket(server: LocalRealtimeServer, path: str) -> None:
+    headers = {"api-key": "test"} if path.startswith("/openai") else {"Authorization": "Bearer test"}
+    async with websockets.connect(f"ws://127.0.0.1:{server.port}{path}", additional_headers=headers) as ws:
+        events = await _talk(ws)
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1000
+    transcript = "".join(e["delta"] for e in events if e["type"] == "session.output_transcript.delta")
+    assert transcript == "Hi there. How can I help?"
+    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "session.output_audio.delta")
+    assert any(audio) and not all(audio)  # speech and silence
+    assert [e["delta"] for e in events if e["type"] == "session.input_transcript.delta"] == ["hello there"]
+
+
+async def test_the_memory_url_of_the_embedded_engine() -> None:
+    host = EngineHost(stages=fake_stages(), live=LiveSettings())
+    host.start_loading()
+    connect = memory_connector(host.serve_connection)
+    conn = await connect("memory://local/v1/live/sessions", {})
+    await conn.send(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
+    started = json.loads(await anext(aiter(conn)))
+    assert started["type"] == "session.started" and started["session"]["id"].startswith("sess_")
+    await conn.close()
+    await host.close_sessions()
+
+
+async def test_expiry_closes_the_connection() -> None:
+    async with LocalRealtimeServer("127.0.0.1", 0, stages=fake_stages(), live=LiveSettings(session_s=0.5)) as srv:
+        async with websockets.connect(f"ws://127.0.0.1:{srv.port}/v1/live/sessions") as ws:
+            await ws.send(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
+            assert json.loads(await ws.recv())["type"] == "session.started"
+            closed = json.loads(await asyncio.wait_for(ws.recv(), 5))  # no frame sent: the timer ends it
+            assert closed["type"] == "session.closed" and closed["reason"] == "expired"
+            with pytest.raises(websockets.ConnectionClosedOK):
+                await asyncio.wait_for(ws.recv(), 5)
+            assert ws.close_code == 1000
+
+
+async def test_the_official_client_with_stand_in_stages(server: LocalRealtimeServer) -> None:
+    client = AsyncOpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="x")
+    async with client.live.connect() as conn:
+        await conn.session.start(session={"model": "gpt-live-1", "audio": {"output": {"voice": "cedar"}}})
+        started = await asyncio.wait_for(conn.recv(), 5)
+        assert started.type == "session.started" and started.session.audio is not None
+        assert started.session.audio.output is not None and started.session.audio.output.voice == "cedar"
+        await conn.session.input_audio.append(audio=b64(tone(600) + silence(700)))
+        spoken = ""
+        async with asyncio.timeout(10):
+            while "help" not in spoken:
+                await conn.session.input_audio.append(audio=b64(silence(100)))
+                try:
+                    event = await asyncio.wait_for(conn.recv(), 0.05)
+                except TimeoutError:
+                    continue
+                if event.type == "session.output_transcript.delta":
+                    spoken += event.delta
+        assert spoken == "Hi there. How can I help?"
