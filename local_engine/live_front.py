@@ -38,6 +38,7 @@ import base64
 import copy
 import json
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -341,7 +342,7 @@ class LiveState:
     def _start(self, event: Json, client_event_id: str | None) -> None:
         if self._started:
             raise ClientError("The session has already started.", "session_already_started", "type")
-        resource = session_resource(event, self._new_id("sess"), int(self._now() + self.settings.session_s))
+        resource = session_resource(event, self._new_id("sess"), math.ceil(self._now() + self.settings.session_s))
         self.session = resource
         self._started = True
         for item in resource["input"]:

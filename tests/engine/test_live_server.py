@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -117,15 +118,18 @@ async def test_the_memory_url_of_the_embedded_engine() -> None:
 
 
 async def test_expiry_closes_the_connection() -> None:
-    async with LocalRealtimeServer("127.0.0.1", 0, stages=fake_stages(), live=LiveSettings(session_s=0.5)) as srv:
-        async with websockets.connect(f"ws://127.0.0.1:{srv.port}/v1/live/sessions") as ws:
-            await ws.send(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
-            assert json.loads(await ws.recv())["type"] == "session.started"
-            closed = json.loads(await asyncio.wait_for(ws.recv(), 5))  # no frame sent: the timer ends it
-            assert closed["type"] == "session.closed" and closed["reason"] == "expired"
-            with pytest.raises(websockets.ConnectionClosedOK):
-                await asyncio.wait_for(ws.recv(), 5)
-            assert ws.close_code == 1000
+    settings = LiveSettings(session_s=1)
+    async with LocalRealtimeServer("127.0.0.1", 0, stages=fake_stages(), live=settings) as srv:
+        ws = await websockets.connect(f"ws://127.0.0.1:{srv.port}/v1/live/sessions")
+        await ws.send(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
+        started = json.loads(await ws.recv())
+        assert started["type"] == "session.started"
+        closed = json.loads(await asyncio.wait_for(ws.recv(), 5))  # no frame sent: the timer ends it
+        assert closed["type"] == "session.closed" and closed["reason"] == "expired"
+        assert time.time() >= started["session"]["expires_at"]
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1000
 
 
 async def test_the_official_client_with_stand_in_stages(server: LocalRealtimeServer) -> None:
@@ -135,15 +139,37 @@ async def test_the_official_client_with_stand_in_stages(server: LocalRealtimeSer
         started = await asyncio.wait_for(conn.recv(), 5)
         assert started.type == "session.started" and started.session.audio is not None
         assert started.session.audio.output is not None and started.session.audio.output.voice == "cedar"
-        await conn.session.input_audio.append(audio=b64(tone(600) + silence(700)))
-        spoken = ""
-        async with asyncio.timeout(10):
-            while "help" not in spoken:
-                await conn.session.input_audio.append(audio=b64(silence(100)))
-                try:
-                    event = await asyncio.wait_for(conn.recv(), 0.05)
-                except TimeoutError:
-                    continue
-                if event.type == "session.output_transcript.delta":
-                    spoken += event.delta
+        spoken = await official_client_turn(conn, tone(600) + silence(700), "help")
         assert spoken == "Hi there. How can I help?"
+
+
+async def official_client_turn(conn: Any, pcm: bytes, until_word: str, within_s: float = 10.0) -> str:
+    """Append ``pcm``, then 100 ms of silence every 20 ms (the input clock must run) while a reader drains every
+    event, until the output transcript holds ``until_word``; then ``session.close`` and ``session.closed``. Returns
+    the output transcript."""
+    events: list[Any] = []
+
+    async def read() -> None:
+        async for event in conn:
+            events.append(event)
+            if event.type == "session.closed":
+                return
+
+    def spoken() -> str:
+        return "".join(e.delta for e in events if e.type == "session.output_transcript.delta")
+
+    reader = asyncio.ensure_future(read())
+    try:
+        for i in range(0, len(pcm), 4800):
+            await conn.session.input_audio.append(audio=b64(pcm[i : i + 4800]))
+        async with asyncio.timeout(within_s):
+            while until_word not in spoken():
+                await conn.session.input_audio.append(audio=b64(silence(100)))
+                await asyncio.sleep(0.02)
+        await conn.session.close()
+        await asyncio.wait_for(reader, 5)
+    finally:
+        reader.cancel()
+    assert not [e for e in events if e.type == "error"]
+    assert events[-1].type == "session.closed" and events[-1].reason == "close_requested"
+    return spoken()
