@@ -210,9 +210,18 @@ class EngineState(RealtimeItems):
         """Nothing to do (no deadline)."""
 
     def transcription_hints(self) -> tuple[str | None, str | None]:
-        """``audio.input.transcription``'s ``language`` and ``prompt``."""
+        """``audio.input.transcription``'s ``language`` (else the first of ``languages``) and ``prompt`` (else its
+        ``keywords``, comma-separated: words the recognizer should expect). ``delay`` and the transcription
+        ``model`` (``gpt-realtime-whisper``, ``gpt-transcribe``, ...) are echoed and otherwise ignored: there is one
+        recognizer here."""
         transcription = self.session["audio"]["input"].get("transcription") or {}
-        return transcription.get("language"), transcription.get("prompt")
+        languages = transcription.get("languages")
+        language = transcription.get("language") or (
+            languages[0] if isinstance(languages, list) and languages else None
+        )
+        keywords = transcription.get("keywords")
+        prompt = transcription.get("prompt") or (", ".join(map(str, keywords))[:1000] if keywords else None)
+        return (language if isinstance(language, str) else None), (prompt if isinstance(prompt, str) else None)
 
     # -------------------------------------------------------------------------------------------- lifecycle
 
