@@ -677,12 +677,11 @@ class LiveState:
                 self._words(sentence, len(sentence.pcm), final=True)
                 answer.sentences.popleft()
                 continue
+            if sentence.released == 0:
+                self._silence_to(self._clock)  # speech starts at the input clock, never before it
             room = limit - self._out
             if room <= 0:
                 return
-            if sentence.released == 0 and self._out < self._clock:
-                self._out = self._clock if not self.settings.silence else self._out
-                self._silence_to(self._clock)
             take = min(left, room, CHUNK_BYTES) & ~1
             if take <= 0:
                 return

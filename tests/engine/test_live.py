@@ -446,3 +446,21 @@ def test_vad_boundaries_in_session_time() -> None:
     s.pump()
     transcribe = s.one(Transcribe)
     assert len(transcribe.pcm) == 300 * BYTES_PER_MS  # the turn's audio: 700 to 1000 ms
+
+
+def test_output_never_runs_more_than_the_lead_ahead_of_the_input() -> None:
+    s = LiveScript()
+    s.start()
+    generate = s.user_turn("tell me a story")
+    s.state.reply_sentence(generate.job, "Once upon a time there was a story that went on and on.")
+    s.state.reply_done(generate.job)
+    s.pump()
+    s.speak_all()  # 1.1 s of speech ready at once
+    lead = 0
+    for _ in range(100):  # 20 ms appends, as a browser's worklet sends them
+        s.append(silence(20), chunk_ms=20)
+        ahead_ms = len(s.out_audio()) / BYTES_PER_MS - s.state.clock_ms
+        assert ahead_ms <= 200
+        lead = max(lead, int(ahead_ms))
+    assert lead >= 180  # the lead is used: playback does not starve
+    assert s.out_text() == "Once upon a time there was a story that went on and on."
