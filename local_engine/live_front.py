@@ -24,9 +24,11 @@ What it keeps:
 - delegation: with ``{"type": "responses"}`` the tools of ``delegation.responses`` are offered to the reply
   generator; its calls come out as ``session.delegation.created`` and ``response.event`` envelopes, the client
   answers every call (``response.item.create`` ``function_call_output``) then ``response.create``, and the
-  backend's answer is streamed as ``response.output_text.delta`` and spoken. Typed user messages go the same way.
-  With client delegation, ``session.commentary.append`` is spoken and the appends are acknowledged once the input
-  clock reaches them;
+  backend's answer is streamed as ``response.output_text.delta`` and spoken (a backend answer the user talks over
+  goes on unspoken). Typed user messages go the same way. With client delegation (the default) the generator is
+  offered one tool, :data:`DELEGATE_TOOL`; calling it is a ``session.delegation.created`` with ``target`` ``client``
+  and a short acknowledgement, and ``session.commentary.append`` is spoken. The appends are acknowledged once the
+  input clock reaches them;
 - ``session.update`` (delegation of the same type, triggers), ``session.usage.updated`` every minute of session
   time, ``session.close`` / expiry (``session.closed``) and the error envelope; a command error never ends the
   session.
@@ -89,6 +91,20 @@ CONTEXT_TOKENS = 128_000
 GREETING = "Hello! How can I help you?"
 """What a ``session.instructions.append`` asking to greet is answered with."""
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant running offline on this machine."
+ACKNOWLEDGEMENT = "One moment, please."
+"""What the model says when it hands a task to the client (after ``acknowledgement_delay_ms``, unless a thinking or
+commentary append comes first)."""
+DELEGATE_TOOL: Json = {
+    "type": "function",
+    "name": "delegate_to_application",
+    "description": "Hand a task to the application: telling the time or date, arithmetic calculations, the weather "
+    "forecast, a web search, or anything else that needs tools or current data.",
+    "parameters": {"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
+}
+"""The one tool the reply generator is offered under client delegation: calling it is a client delegation
+(``session.delegation.created`` with ``target`` ``client``; the task text is not sent, as the service does not)."""
+MAX_DELEGATIONS = 64
+"""Client delegations remembered (appends may name them); older ones are forgotten."""
 SEMANTIC_VAD = VadParams(0.5, 300, 700, semantic=True, eagerness="auto")
 """The turn detection of every live session: the Realtime front end's ``semantic_vad`` at ``eagerness`` auto."""
 
@@ -179,7 +195,9 @@ class LiveState:
         self._answer: _Answer | None = None
         self._acks: deque[_Ack] = deque()
         self._usage_marks = 0
-        self._delegations: set[str] = set()  # client delegations
+        self._delegations: deque[str] = deque(maxlen=MAX_DELEGATIONS)  # client delegations
+        self._acknowledge_at: float | None = None  # session ms to say ACKNOWLEDGEMENT at
+        self._detached: dict[str, _Answer] = {}  # backend answers the user talked over: unspoken, still streaming
         self._backend: str | None = None  # the responses delegation in progress
         self._calls: dict[str, Json] = {}  # call_id -> function_call item, waiting for its output
         self._outputs: list[Json] = []  # function_call_output items received for the pending calls
@@ -253,6 +271,9 @@ class LiveState:
         self._events.clear()
 
     def _stop_work(self) -> None:
+        for detached in self._detached.values():
+            self._run(Cancel(detached.id))
+        self._detached.clear()
         if self._answer is not None:
             self._run(Cancel(self._answer.id))
             self._run(Cancel(self._answer.speech_job))
@@ -377,6 +398,9 @@ class LiveState:
         self._bound_buffer()
         self._release()
         self._due_acks()
+        if self._acknowledge_at is not None and self.clock_ms >= self._acknowledge_at:
+            self._acknowledge_at = None
+            self._say(ACKNOWLEDGEMENT)
         marks = int(self.clock_ms // USAGE_EVERY_MS)
         if marks > self._usage_marks:
             self._usage_marks = marks
@@ -488,6 +512,8 @@ class LiveState:
             tools = [copy.deepcopy(t) for t in responses.get("tools") or [] if isinstance(t, dict)
                      and t.get("type") == "function"][: self.limits.max_tools]  # fmt: skip
             tool_choice = responses.get("tool_choice") or "auto"
+        elif delegation.get("type") == "client":
+            tools = [copy.deepcopy(DELEGATE_TOOL)]
         history = [copy.deepcopy(item) for item in self.items.values()] + [copy.deepcopy(i) for i in extra]
         instructions = self.session.get("instructions") or DEFAULT_INSTRUCTIONS
         return ReplyRequest(instructions=instructions, history=history, tools=tools, tool_choice=tool_choice)
@@ -515,8 +541,10 @@ class LiveState:
 
     def _active(self, job: str) -> _Answer | None:
         answer = self._answer
-        if answer is None or self._closed or job not in (answer.id, answer.speech_job):
+        if self._closed:
             return None
+        if answer is None or job not in (answer.id, answer.speech_job):
+            return self._detached.get(job)
         return answer
 
     def reply_sentence(self, job: str, sentence: str) -> None:
@@ -536,9 +564,14 @@ class LiveState:
             self._speak_next(answer)
 
     def reply_function_call(self, job: str, call: FunctionCall) -> None:
-        """The reply generator calls a tool: with Responses delegation, a delegation and its function call."""
+        """The reply generator calls a tool: with Responses delegation, a delegation and its function call; with
+        client delegation (:data:`DELEGATE_TOOL`), a client delegation."""
         answer = self._active(job)
-        if answer is None or self._delegation().get("type") != "responses":
+        if answer is None:
+            return
+        if self._delegation().get("type") == "client":
+            if call.name == DELEGATE_TOOL["name"] and answer.delegation_id is None:
+                self._client_delegation(answer)
             return
         if answer.delegation_id is None:
             self._open_backend(answer)
@@ -549,6 +582,20 @@ class LiveState:
         self._response_event(answer, {"type": "response.output_item.done", "output_index": answer.calls,
                                       "item": copy.deepcopy(item)})  # fmt: skip
         answer.calls += 1
+
+    def _client_delegation(self, answer: _Answer) -> None:
+        """``session.delegation.created`` (``target`` ``client``); the acknowledgement is said after
+        ``acknowledgement_delay_ms`` of session time unless a thinking or commentary append comes first."""
+        delegation_id = answer.delegation_id = self._new_id("item")
+        self._delegations.append(delegation_id)
+        self._emit({"type": "session.delegation.created", "offset_ms": int(self.clock_ms),
+                    "delegation": {"id": delegation_id, "type": "delegation", "target": "client"}})  # fmt: skip
+        delay = self._delegation().get("acknowledgement_delay_ms")
+        delay_ms = max(0, min(int(delay), 60_000)) if isinstance(delay, int) else 0
+        if delay_ms:
+            self._acknowledge_at = self.clock_ms + delay_ms
+        else:
+            self._say(ACKNOWLEDGEMENT)
 
     def _open_backend(self, answer: _Answer, delegation_id: str | None = None) -> None:
         """Start a backend response for ``answer``: a new delegation (``session.delegation.created``) unless it
@@ -599,7 +646,7 @@ class LiveState:
         if answer is None or answer.generated:
             return
         answer.generated = True
-        if answer.delegation_id is not None:
+        if answer.response_id is not None:  # a backend response
             self._response_event(answer, {"type": "response.completed",
                                           "response": self._response(answer, "completed")})  # fmt: skip
         self._maybe_finish(answer)
@@ -609,7 +656,7 @@ class LiveState:
         answer = self._active(job)
         if answer is None:
             return
-        if answer.delegation_id is not None:
+        if answer.response_id is not None:  # a backend response
             failed = self._response(answer, "failed")
             failed["error"] = {"code": "server_error", "message": message[:300]}
             self._response_event(answer, {"type": "response.failed", "response": failed})
@@ -737,6 +784,9 @@ class LiveState:
 
     def _maybe_finish(self, answer: _Answer) -> None:
         """The answer is over once generated and all its speech released (or it was silenced)."""
+        if answer.generated and self._detached.get(answer.id) is answer:
+            del self._detached[answer.id]
+            return
         if self._answer is not answer or not answer.generated:
             return
         if not answer.silenced and (answer.sentences or answer.to_speak or answer.synthesising is not None):
@@ -760,6 +810,9 @@ class LiveState:
         if not answer.backend and answer.delegation_id is None:
             self._run(Cancel(answer.id))
             answer.generated = True
+        elif not answer.generated:  # backend work goes on, unspoken; the conversation goes on beside it
+            self._detached[answer.id] = answer
+            self._finish_answer(answer)
         self._maybe_finish(answer)
 
     # -------------------------------------------------------------------------------------------- appends
@@ -782,6 +835,8 @@ class LiveState:
         if tokens(content) > MAX_APPEND_TOKENS:
             raise ClientError(f"Invalid 'content': more than {MAX_APPEND_TOKENS} tokens.", "string_above_max_length",
                               "content")  # fmt: skip
+        if kind != "session.instructions.append":
+            self._acknowledge_at = None  # any thinking or commentary cancels the pending acknowledgement
         start = int(self.clock_ms)
         self._acks.append(_Ack(kind.replace(".append", ".appended"), client_event_id, start, start + APPEND_MS))
         if kind == "session.commentary.append" and content.strip():
@@ -842,7 +897,8 @@ class LiveState:
             raise ClientError("Nothing to respond to: add a function_call_output or a user message first.",
                               "invalid_request")  # fmt: skip
         answer = self._answer
-        if answer is not None and answer.backend and not answer.generated:
+        busy = [a for a in self._detached.values() if not a.generated]
+        if busy or (answer is not None and answer.backend and not answer.generated):
             raise ClientError("A backend response is already in progress.", "response_already_in_progress")
         for item in self._calls.values():
             self._remember({"id": item["id"], "type": "function_call", "call_id": item["call_id"],

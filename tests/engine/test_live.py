@@ -464,3 +464,72 @@ def test_output_never_runs_more_than_the_lead_ahead_of_the_input() -> None:
         lead = max(lead, int(ahead_ms))
     assert lead >= 180  # the lead is used: playback does not starve
     assert s.out_text() == "Once upon a time there was a story that went on and on."
+
+
+def test_client_delegation_hands_the_task_to_the_client() -> None:
+    s = LiveScript()
+    s.start(delegation={"type": "client", "acknowledgement_delay_ms": 300})
+    generate = s.user_turn("what time is it")
+    [tool] = generate.request.tools
+    assert tool["name"] == "delegate_to_application"
+    s.state.reply_function_call(generate.job, FunctionCall(tool["name"], '{"task": "what time is it"}'))
+    s.state.reply_done(generate.job)
+    s.pump()
+    [created] = s.of("session.delegation.created")
+    delegation = created["delegation"]
+    assert delegation["target"] == "client" and "response_id" not in delegation
+    assert created["offset_ms"] == s.state.clock_ms
+    assert not s.of("response.event") and not s.take(Speak)
+    s.append(silence(300))
+    assert [c.text for c in s.commands if isinstance(c, Speak)] == ["One moment, please."]  # after its delay
+    s.send({"type": "session.thinking.append", "event_id": "th", "delegation_id": delegation["id"],
+            "content": "Looking it up."})  # fmt: skip
+    s.send({"type": "session.commentary.append", "delegation_id": delegation["id"], "content": "It is noon."})
+    s.speak_all()
+    s.append(silence(2000))
+    assert s.out_text() == "One moment, please. It is noon."
+    assert s.of("session.thinking.appended")[0]["client_event_id"] == "th"
+
+
+def test_an_append_cancels_the_pending_acknowledgement() -> None:
+    s = LiveScript()
+    s.start(delegation={"type": "client", "acknowledgement_delay_ms": 500})
+    generate = s.user_turn("what is the weather")
+    s.state.reply_function_call(generate.job, FunctionCall("delegate_to_application", '{"task": "weather"}'))
+    s.state.reply_done(generate.job)
+    s.pump()
+    delegation_id = s.of("session.delegation.created")[0]["delegation"]["id"]
+    s.send({"type": "session.thinking.append", "delegation_id": delegation_id, "content": "Checking."})
+    s.append(silence(1000))
+    assert not s.take(Speak)
+
+
+def test_a_backend_answer_talked_over_goes_on_unspoken() -> None:
+    s = LiveScript()
+    s.start(delegation=RESPONSES)
+    typed = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Tell me a story"}]}
+    s.send({"type": "response.item.create", "item": typed})
+    s.send({"type": "response.create"})
+    backend = s.one(Generate)
+    s.state.reply_sentence(backend.job, "Once upon a time there was a long story.")
+    s.pump()
+    s.speak_all()
+    s.append(silence(200))
+    s.append(tone(600) + silence(700))  # the user talks over it, and finishes a turn
+    cancelled = {c.job for c in s.take(Cancel)}
+    assert backend.job not in cancelled and f"{backend.job}-speech" in cancelled
+    transcribe = s.one(Transcribe)
+    s.state.transcribed(transcribe.job, "never mind")
+    s.pump()
+    voice = s.one(Generate)  # the user's turn is answered while the backend goes on
+    s.state.reply_sentence(backend.job, "The end.")
+    s.state.reply_done(backend.job)
+    s.pump()
+    inner = [e["event"]["type"] for e in s.of("response.event")]
+    assert inner[-2:] == ["response.output_text.delta", "response.completed"]
+    s.state.reply_sentence(voice.job, "Okay.")
+    s.state.reply_done(voice.job)
+    s.pump()
+    s.speak_all()
+    s.append(silence(1000))
+    assert "The end." not in s.out_text() and s.out_text().endswith("Okay.")

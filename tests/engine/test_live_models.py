@@ -25,11 +25,19 @@ def b64(pcm: bytes) -> str:
 
 
 async def test_a_spoken_question_through_the_official_client(engine: LocalRealtimeServer) -> None:
+    """Client delegation (the default): the question needs a tool, so the model hands it to the client, says it
+    will take a moment, and speaks the client's commentary."""
     client = AsyncOpenAI(base_url=f"http://127.0.0.1:{engine.port}/v1", api_key="x")
     events: list[Any] = []
 
     def text(kind: str) -> str:
         return "".join(e.delta for e in events if e.type == kind)
+
+    async def keep_listening(until: Any) -> None:
+        async with asyncio.timeout(60):
+            while not until():
+                await conn.session.input_audio.append(audio=b64(silence(100)))
+                await asyncio.sleep(0.05)
 
     async with client.live.connect() as conn:
 
@@ -46,10 +54,11 @@ async def test_a_spoken_question_through_the_official_client(engine: LocalRealti
             for i in range(0, len(pcm), FRAME):  # at about twice real time: the input clock is the audio
                 await conn.session.input_audio.append(audio=b64(pcm[i : i + FRAME]))
                 await asyncio.sleep(0.05)
-            async with asyncio.timeout(60):
-                while not text("session.output_transcript.delta").rstrip().endswith((".", "!", "?")):
-                    await conn.session.input_audio.append(audio=b64(silence(100)))
-                    await asyncio.sleep(0.05)
+            await keep_listening(lambda: any(e.type == "session.delegation.created" for e in events))
+            [created] = [e for e in events if e.type == "session.delegation.created"]
+            assert created.delegation.target == "client"
+            await conn.session.commentary.append(delegation_id=created.delegation.id, content="Two plus two is four.")
+            await keep_listening(lambda: "four" in text("session.output_transcript.delta"))
             await conn.session.close()
             await asyncio.wait_for(reader, 10)
         finally:
@@ -62,8 +71,8 @@ async def test_a_spoken_question_through_the_official_client(engine: LocalRealti
     assert all(e.start_ms <= e.end_ms for e in heard)
     said = [e for e in events if e.type == "session.output_transcript.delta"]
     assert said and said[0].start_ms > heard[0].start_ms
-    answer = text("session.output_transcript.delta")
-    assert "arithmetic" in answer  # the built-in responder's answer, with no tool offered
+    assert text("session.output_transcript.delta").endswith("One moment, please. Two plus two is four.")
+    assert [e.type for e in events if e.type == "session.commentary.appended"] == ["session.commentary.appended"]
     audio = b"".join(base64.b64decode(e.delta) for e in events if e.type == "session.output_audio.delta")
     assert any(audio)  # speech among the silence frames
 
