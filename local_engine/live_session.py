@@ -13,6 +13,9 @@ import copy
 import math
 from dataclasses import dataclass
 
+from openai.types.live import SessionConfig
+from pydantic import ValidationError
+
 from local_engine.core import MAX_ID_CHARS, ClientError, Json
 from realtime.protocol import SAMPLE_RATE
 
@@ -101,6 +104,12 @@ def session_resource(event: Json, session_id: str, expires_at: int) -> Json:
     for key in ("client", "safety_identifier", "triggers"):
         if config.get(key) is not None:
             resource[key] = copy.deepcopy(config[key])
+    try:  # the rest of the shapes, as the openai package models them (openai/types/live/session_config.py)
+        SessionConfig.model_validate(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = "session" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        raise ClientError(f"Invalid '{param[:200]}': {first['msg'][:200]}", "invalid_value", param[:200]) from None
     return resource
 
 

@@ -533,3 +533,39 @@ def test_a_backend_answer_talked_over_goes_on_unspoken() -> None:
     s.speak_all()
     s.append(silence(1000))
     assert "The end." not in s.out_text() and s.out_text().endswith("Okay.")
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ({"store": [1]}, "session.store"),
+        ({"audio": {"format": {"type": "audio/pcm", "rate": 16000}}}, "session.audio.format"),
+        ({"audio": {"output": {"voice": "marin", "speed": 1.2}}}, "session.audio.output"),
+        ({"delegation": {"type": "decisions", "decisions": {}}}, "session.delegation.type"),
+        ({"delegation": {"type": "responses", "responses": {}}}, "session.delegation.responses.model"),
+        ({"input": [{"role": "user", "content": [{"text": "a"}, {"text": "b"}]}]}, "session.input[0].content"),
+        ({"input": [{"role": "user", "content": [{"text": "a"}]}] * 129}, "session.input"),
+    ],
+)
+def test_session_start_refusals(session: dict[str, Any], param: str) -> None:
+    s = LiveScript()
+    s.send({"type": "session.start", "session": {"model": "gpt-live-1", **session}})
+    assert s.errors()[-1]["param"] == param and not s.of("session.started")
+
+
+def test_hostile_frames_get_errors_and_the_session_goes_on() -> None:
+    s = LiveScript()
+    s.start()
+    frames: list[Any] = ["not json", "[1, 2]", "{}", {"type": 5}, {"type": "conversation.item.create"},
+                         {"type": "session.input_audio.append", "audio": 12},
+                         {"type": "session.input_audio.append"},
+                         {"type": "session.commentary.append", "delegation_id": None, "content": ["x"]},
+                         {"type": "response.item.create", "item": "x"},
+                         {"type": "decision.create", "event_id": "d"},
+                         {"type": "session.update", "session": "x"}]  # fmt: skip
+    for frame in frames:
+        s.send(frame)
+    assert len(s.errors()) == len(frames)
+    assert all(e["type"] == "invalid_request_error" for e in s.errors())
+    s.append(silence(100))
+    assert s.state.clock_ms == 100 and s.of("session.output_audio.delta")
