@@ -13,7 +13,6 @@ import copy
 import math
 from dataclasses import dataclass
 
-from openai.types.live import SessionConfig
 from pydantic import ValidationError
 
 from local_engine.core import MAX_ID_CHARS, ClientError, Json
@@ -104,6 +103,8 @@ def session_resource(event: Json, session_id: str, expires_at: int) -> Json:
     for key in ("client", "safety_identifier", "triggers"):
         if config.get(key) is not None:
             resource[key] = copy.deepcopy(config[key])
+    from openai.types.live import SessionConfig  # here: the package takes most of a second to import
+
     try:  # the rest of the shapes, as the openai package models them (openai/types/live/session_config.py)
         SessionConfig.model_validate(config)
     except ValidationError as exc:
