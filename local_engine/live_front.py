@@ -103,6 +103,10 @@ DELEGATE_TOOL: Json = {
 }
 """The one tool the reply generator is offered under client delegation: calling it is a client delegation
 (``session.delegation.created`` with ``target`` ``client``; the task text is not sent, as the service does not)."""
+MAX_CALLS = 64
+"""Function calls waiting for their outputs at once; a reply's further calls are dropped."""
+MAX_PENDING_APPENDS = 256
+"""Appends waiting for the input clock to reach them; one more is refused."""
 MAX_DELEGATIONS = 64
 """Client delegations remembered (appends may name them); older ones are forgotten."""
 SEMANTIC_VAD = VadParams(0.5, 300, 700, semantic=True, eagerness="auto")
@@ -176,6 +180,7 @@ class LiveState:
         self._new_id = new_id
         self.session: Json = {}
         self.items: dict[str, Json] = {}  # the conversation the reply generator sees, oldest first
+        self._item_chars: dict[str, int] = {}
         self.finished: tuple[int, str] | None = None  # (close code, reason) once the connection should close
         self._started = False
         self._closed = False
@@ -495,9 +500,17 @@ class LiveState:
     # -------------------------------------------------------------------------------------------- answers
 
     def _remember(self, item: Json) -> None:
+        """Add ``item`` to the conversation; the oldest items go past :attr:`Limits.max_items` items or
+        :attr:`Limits.max_conversation_chars` characters."""
+        self._item_chars[item["id"]] = len(json.dumps(item))
         self.items[item["id"]] = item
-        while len(self.items) > self.limits.max_items:
-            del self.items[next(iter(self.items))]
+        limits = self.limits
+        while len(self.items) > 1 and (
+            len(self.items) > limits.max_items or sum(self._item_chars.values()) > limits.max_conversation_chars
+        ):
+            oldest = next(iter(self.items))
+            del self.items[oldest]
+            self._item_chars.pop(oldest, None)
 
     def _delegation(self) -> Json:
         delegation = self.session.get("delegation")
@@ -575,6 +588,9 @@ class LiveState:
             return
         if answer.delegation_id is None:
             self._open_backend(answer)
+        if len(self._calls) >= MAX_CALLS:
+            log.warning("live reply called more than %d tools; the rest are dropped", MAX_CALLS)
+            return
         call_id = call.call_id if call.call_id and call.call_id not in self._calls else self._new_id("call")
         item = {"type": "function_call", "id": self._new_id("fc"), "call_id": call_id, "name": call.name,
                 "arguments": call.arguments[: self.limits.max_text_chars], "status": "completed"}  # fmt: skip
@@ -837,6 +853,9 @@ class LiveState:
                               "content")  # fmt: skip
         if kind != "session.instructions.append":
             self._acknowledge_at = None  # any thinking or commentary cancels the pending acknowledgement
+        if len(self._acks) >= MAX_PENDING_APPENDS:
+            raise ClientError(f"More than {MAX_PENDING_APPENDS} appends wait for the input clock: append audio.",
+                              "too_many_pending_appends")  # fmt: skip
         start = int(self.clock_ms)
         self._acks.append(_Ack(kind.replace(".append", ".appended"), client_event_id, start, start + APPEND_MS))
         if kind == "session.commentary.append" and content.strip():

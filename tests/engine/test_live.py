@@ -569,3 +569,16 @@ def test_hostile_frames_get_errors_and_the_session_goes_on() -> None:
     assert all(e["type"] == "invalid_request_error" for e in s.errors())
     s.append(silence(100))
     assert s.state.clock_ms == 100 and s.of("session.output_audio.delta")
+
+
+def test_bounds_of_a_live_session() -> None:
+    s = LiveScript(max_items=4)
+    s.start(input=[{"role": "user", "content": [{"text": f"message {i}"}]} for i in range(6)])
+    assert [i["content"][0]["text"] for i in s.state.items.values()] == [f"message {i}" for i in range(2, 6)]
+    for _ in range(256):
+        s.send({"type": "session.thinking.append", "delegation_id": None, "content": "x"})
+    assert not s.errors()
+    s.send({"type": "session.thinking.append", "delegation_id": None, "content": "x"})
+    assert s.errors()[-1]["code"] == "too_many_pending_appends"
+    s.append(silence(200))
+    assert len(s.of("session.thinking.appended")) == 256  # the clock reached them all
