@@ -40,6 +40,7 @@ __all__ = [
     "check_length",
     "decode_audio",
     "new_id",
+    "semantic_vad",
 ]
 
 Json = dict[str, Any]
@@ -88,6 +89,14 @@ class VadParams:
     silence_duration_ms: int
     semantic: bool = False
     eagerness: str = "auto"
+
+
+def semantic_vad(eagerness: str = "auto") -> VadParams:
+    """The ``semantic_vad`` turn detection both front ends use (Realtime's ``turn_detection`` of that type,
+    GPT-Live's always): Smart Turn judges pauses; without it (``EngineStages.semantic_vad`` unset) ``eagerness``
+    maps to how long a pause ends the turn (``low`` 1200 ms, ``medium``/``auto`` 700 ms, ``high`` 350 ms)."""
+    silence = {"low": 1200, "medium": 700, "high": 350}.get(eagerness, 700)
+    return VadParams(0.5, 300, silence, semantic=True, eagerness=eagerness)
 
 
 @dataclass(frozen=True, slots=True)

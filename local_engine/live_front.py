@@ -60,9 +60,9 @@ from local_engine.core import (
     Preview,
     Speak,
     Transcribe,
-    VadParams,
     decode_audio,
     new_id,
+    semantic_vad,
 )
 from local_engine.live_session import (
     MAX_APPEND_TOKENS,
@@ -109,8 +109,6 @@ MAX_PENDING_APPENDS = 256
 """Appends waiting for the input clock to reach them; one more is refused."""
 MAX_DELEGATIONS = 64
 """Client delegations remembered (appends may name them); older ones are forgotten."""
-SEMANTIC_VAD = VadParams(0.5, 300, 700, semantic=True, eagerness="auto")
-"""The turn detection of every live session: the Realtime front end's ``semantic_vad`` at ``eagerness`` auto."""
 
 _UNSUPPORTED = frozenset(
     {
@@ -374,7 +372,7 @@ class LiveState:
         for item in resource["input"]:
             self._remember(conversation_item(item, self._new_id("item")))
         self._emit({"type": "session.started", **_echo(client_event_id), "session": copy.deepcopy(resource)})
-        self._run(ConfigureVad(1, SEMANTIC_VAD, 0))
+        self._run(ConfigureVad(1, semantic_vad("auto"), 0))  # the same turn taking as Realtime's default
 
     def _voice(self) -> str | None:
         voice = self.session["audio"]["output"]["voice"]

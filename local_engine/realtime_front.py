@@ -61,6 +61,7 @@ from local_engine.core import (
     check_length,
     decode_audio,
     new_id,
+    semantic_vad,
 )
 from local_engine.realtime_items import RealtimeItems, _Response
 from local_engine.stages import FunctionCall, ReplyRequest, VadSpeechStarted, VadSpeechStopped
@@ -387,10 +388,7 @@ class EngineState(RealtimeItems):
             self._run(ConfigureVad(self._vad_generation, None, round(self._stream_ms)))
             return
         if turn.get("type") == "semantic_vad":
-            # Without a semantic model, eagerness maps to how long a pause ends the turn.
-            eagerness = str(turn.get("eagerness") or "auto")
-            silence = {"low": 1200, "medium": 700, "high": 350}.get(eagerness, 700)
-            params = VadParams(0.5, 300, silence, semantic=True, eagerness=eagerness)
+            params = semantic_vad(str(turn.get("eagerness") or "auto"))
         else:
             params = VadParams(
                 threshold=float(_or(turn.get("threshold"), 0.5)),
