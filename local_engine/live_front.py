@@ -181,6 +181,7 @@ class LiveState:
         self._item_chars: dict[str, int] = {}
         self.finished: tuple[int, str] | None = None  # (close code, reason) once the connection should close
         self._started = False
+        self._opened_at = now()
         self._closed = False
         self._events: list[Json] = []
         self._commands: list[Command] = []
@@ -233,14 +234,26 @@ class LiveState:
         return None, None
 
     def next_deadline(self) -> float | None:
-        """Unix time of the session's expiry (``None`` before startup or after the end)."""
-        if not self._started or self._closed:
+        """Unix time of the session's expiry, or before startup of the wait for ``session.start`` (``None`` after
+        the end)."""
+        if self._closed:
             return None
+        if not self._started:
+            return self._opened_at + self.settings.start_timeout_s
         return float(self.session["expires_at"])
 
     def on_deadline(self) -> None:
-        """Check the expiry against the wall clock: past it, ``session.closed`` (``expired``) and the end."""
-        if self._started and not self._closed and self._now() >= self.session["expires_at"]:
+        """Check the deadline against the wall clock: past the expiry, ``session.closed`` (``expired``) and the
+        end; past the wait for ``session.start``, an error and the end (1008)."""
+        if self._closed:
+            return
+        now = self._now()
+        if not self._started and now >= self._opened_at + self.settings.start_timeout_s:
+            self._error(ClientError("No session.start was received in time.", "session_start_timeout"), None)
+            self._stop_work()
+            self.finished = (1008, "no session.start")
+            self._closed = True
+        elif self._started and now >= self.session["expires_at"]:
             self._end("expired")
 
     def _emit(self, event: Json, *, event_id: bool = True) -> None:
@@ -265,7 +278,9 @@ class LiveState:
     # -------------------------------------------------------------------------------------------- lifecycle
 
     def open(self) -> None:
-        """The connection is open: nothing is sent before ``session.start``."""
+        """The connection is open: nothing is sent before ``session.start``, which must come within
+        :attr:`LiveSettings.start_timeout_s`."""
+        self._opened_at = self._now()
 
     def close(self) -> None:
         """The connection ended: cancel all work; nothing more is emitted."""

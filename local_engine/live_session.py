@@ -47,9 +47,11 @@ class LiveSettings:
     """How a live session behaves. ``session_s``: lifetime (``expires_at`` = start + this, then ``session.closed``
     with reason ``expired``). ``silence``: silent ``session.output_audio.delta`` frames while nothing is spoken.
     ``lead_ms``: how far output audio may run ahead of the input clock. ``yield_to_speech``: stop an answer when
-    the user starts speaking over it (off: the model talks on, to test a client's own playback control)."""
+    the user starts speaking over it (off: the model talks on, to test a client's own playback control).
+    ``start_timeout_s``: a connection that sends no ``session.start`` within this is closed (1008)."""
 
     session_s: float = 7200.0
+    start_timeout_s: float = 30.0
     silence: bool = True
     lead_ms: int = 200
     yield_to_speech: bool = True

@@ -240,6 +240,7 @@ class EngineSession:
         self._send = send
         self._close_connection = close
         self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_at: float | None = None  # Unix time the timer is set for
         self.state: FrontEnd = front if front is not None else EngineState(model=model, limits=stages.limits)
         self._vad: VadStream | None = None
         self._vad_generation = -1
@@ -330,13 +331,21 @@ class EngineSession:
                 await close(*finished)
             return
         deadline = self.state.next_deadline()
-        if deadline is not None and self._deadline is None:
-            loop = asyncio.get_running_loop()
+        if deadline == self._deadline_at:
+            return
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._deadline_at = deadline
+        if deadline is not None:
             delay = max(0.0, deadline - time.time())
-            self._deadline = loop.call_later(delay, lambda: self._spawn("deadline", self._on_deadline()))
+            self._deadline = asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn("deadline", self._on_deadline())
+            )
 
     async def _on_deadline(self) -> None:
         self._deadline = None
+        self._deadline_at = None
         self.state.on_deadline()
         await self._flush()
 

@@ -582,3 +582,13 @@ def test_bounds_of_a_live_session() -> None:
     assert s.errors()[-1]["code"] == "too_many_pending_appends"
     s.append(silence(200))
     assert len(s.of("session.thinking.appended")) == 256  # the clock reached them all
+
+
+def test_a_connection_without_session_start_is_closed() -> None:
+    s = LiveScript(LiveSettings(start_timeout_s=30))
+    assert s.state.next_deadline() == T0 + 30
+    s.now = T0 + 31
+    s.state.on_deadline()
+    s.pump()
+    assert s.errors()[-1]["code"] == "session_start_timeout"
+    assert s.state.finished is not None and s.state.finished[0] == 1008

@@ -173,3 +173,14 @@ async def official_client_turn(conn: Any, pcm: bytes, until_word: str, within_s:
     assert not [e for e in events if e.type == "error"]
     assert events[-1].type == "session.closed" and events[-1].reason == "close_requested"
     return spoken()
+
+
+async def test_a_connection_that_never_starts_is_closed() -> None:
+    settings = LiveSettings(start_timeout_s=0.3)
+    async with LocalRealtimeServer("127.0.0.1", 0, stages=fake_stages(), live=settings) as srv:
+        ws = await websockets.connect(f"ws://127.0.0.1:{srv.port}/v1/live/sessions")
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert error["type"] == "error" and error["error"]["code"] == "session_start_timeout"
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1008
