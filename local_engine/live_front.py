@@ -8,8 +8,9 @@ server events (dicts, wire shape) come out of :meth:`LiveState.events_to_send`.
 
 What it keeps:
 
-- the startup: ``session.start`` must be the first event; it is checked (``session.model`` required, unknown
-  fields refused with ``unknown_parameter``) and answered with ``session.started`` and the full session resource;
+- the startup: ``session.start`` must be the first event (within :attr:`LiveSettings.start_timeout_s`, else the
+  connection is closed, 1008); it is checked (``session.model`` required, unknown fields refused with
+  ``unknown_parameter``) and answered with ``session.started`` and the full session resource;
 - the input clock: session time is the audio appended (``session.input_audio.append``, PCM16 24 kHz, 48 bytes
   per ms; never acknowledged); muted input is heard as silence and still moves the clock;
 - turn taking: the appended audio feeds the session's VAD (``semantic_vad``, the Realtime default); the end of the
