@@ -1,4 +1,4 @@
-"""``python -m local_engine``: run the local engine on its own (any Realtime client can use it)."""
+"""``python -m local_engine``: run the local engine on its own (any Realtime or GPT-Live client can use it)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ async def _serve(host: str, port: int) -> None:
     print(f"  GA:      ws://{host}:{server.port}/v1/realtime?model=gpt-realtime", flush=True)
     print(f"  preview: ws://{host}:{server.port}/openai/realtime?api-version=2025-04-01-preview&deployment=local",
           flush=True)  # fmt: skip
+    print(f"  GPT-Live: ws://{host}:{server.port}/v1/live/sessions", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

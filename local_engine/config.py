@@ -28,3 +28,7 @@ class EngineSettings(BaseSettings):
     local_llm_base_url: str | None = None
     local_llm_model: str | None = None
     local_llm_api_key: SecretStr | None = None
+    # GPT-Live sessions: lifetime in seconds (expires_at; then session.closed with reason "expired"), and whether
+    # silent output audio is sent while the model is not speaking (as the hosted service does).
+    local_live_session_s: float = 7200.0
+    local_live_silence: bool = True

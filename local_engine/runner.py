@@ -1,23 +1,23 @@
-"""The asyncio side of a local engine session: carries out :class:`local_engine.engine.EngineState`'s commands
+"""The asyncio side of a local engine session: carries out :class:`local_engine.realtime_front.EngineState`'s commands
 with the stages and feeds their results back.
 
 :class:`EngineSession` is one connection: the transport (``local_engine.server``) gives it client events
 (:meth:`EngineSession.handle`) and it writes GA server events (dicts) through the ``send`` callable it was
 given. Every state change is followed by a flush that sends the state's events, in order, and runs its commands:
 
-- :class:`~local_engine.engine.ConfigureVad` / :class:`~local_engine.engine.FeedVad` /
-  :class:`~local_engine.engine.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
+- :class:`~local_engine.core.ConfigureVad` / :class:`~local_engine.core.FeedVad` /
+  :class:`~local_engine.core.ResetVad`: the session's VAD stream, fed in slices of :data:`VAD_SLICE_MS` with a
   yield to the event loop between them, so a large append never holds the loop for long;
-- :class:`~local_engine.engine.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
+- :class:`~local_engine.core.Transcribe`: a task that finds the speech in the recording (a VAD of its own,
   :data:`GATE`), cuts it into pieces of at most :data:`PIECE_MS` at pauses (:func:`speech_pieces`) and recognises
   each piece in this session's turn at the recognizer (:class:`FairScheduler`, shared by all sessions of a
   process: sessions are served in turn, one piece each); a turn already transcribed while it was spoken
   (``local_engine.listen``) only has its tail left;
-- :class:`~local_engine.engine.Generate`: a task that streams the reply, cuts its text into sentences
+- :class:`~local_engine.core.Generate`: a task that streams the reply, cuts its text into sentences
   (:class:`local_engine.speech_text.SentenceSplitter`) and hands them and the function calls to the state;
-- :class:`~local_engine.engine.Speak`: a task that synthesises one sentence and hands its audio to the state in
+- :class:`~local_engine.core.Speak`: a task that synthesises one sentence and hands its audio to the state in
   deltas (:class:`local_engine.speech_text.AudioChunker`);
-- :class:`~local_engine.engine.Cancel`: cancels the tasks of a job (their results would be ignored anyway).
+- :class:`~local_engine.core.Cancel`: cancels the tasks of a job (their results would be ignored anyway).
 
 During a pause inside speech the reply the end of the turn would ask for is started ahead
 (:mod:`local_engine.speculation`); a Generate and the first Speak that ask for exactly that take its work.
@@ -32,16 +32,16 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_engine.engine import (
+from local_engine.core import (
     Cancel,
     Command,
     ConfigureVad,
-    EngineState,
     FeedVad,
+    FrontEnd,
     Generate,
     Limits,
     ResetVad,
@@ -49,6 +49,7 @@ from local_engine.engine import (
     Transcribe,
 )
 from local_engine.listen import Listening
+from local_engine.realtime_front import EngineState
 from local_engine.speculation import (
     SPECULATE_PAUSE_MS,
     ReadAhead,
@@ -221,13 +222,26 @@ class EngineStages:
 
 
 class EngineSession:
-    """One connection of the local engine: an :class:`EngineState` run with ``stages``. ``send`` writes a GA
-    server event (a dict; it must not raise on a closed peer)."""
+    """One connection of the local engine: a protocol front end run with ``stages``. ``send`` writes a server
+    event (a dict; it must not raise on a closed peer). ``front``: the front end (default: a Realtime
+    :class:`EngineState` for ``model``). ``close``: closes the connection (code, reason) when the front end says
+    the session is over (GPT-Live's ``session.closed``); its deadline (expiry) is kept by a timer here."""
 
-    def __init__(self, stages: EngineStages, send: Send, *, model: str = "gpt-realtime") -> None:
+    def __init__(
+        self,
+        stages: EngineStages,
+        send: Send,
+        *,
+        model: str = "gpt-realtime",
+        front: FrontEnd | None = None,
+        close: Callable[[int, str], Awaitable[None]] | None = None,
+    ) -> None:
         self._stages = stages
         self._send = send
-        self.state = EngineState(model=model, limits=stages.limits)
+        self._close_connection = close
+        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_at: float | None = None  # Unix time the timer is set for
+        self.state: FrontEnd = front if front is not None else EngineState(model=model, limits=stages.limits)
         self._vad: VadStream | None = None
         self._vad_generation = -1
         self._vad_start_ms = 0  # session stream time where the VAD stream started (its times count from there)
@@ -242,11 +256,11 @@ class EngineSession:
 
     @property
     def session(self) -> Json:
-        """The GA session object (as ``session.updated`` echoes it)."""
+        """The session object (Realtime: as ``session.updated`` echoes it; GPT-Live: the session resource)."""
         return self.state.session
 
     @property
-    def items(self) -> dict[str, Json]:
+    def items(self) -> Mapping[str, Json]:
         """The conversation, oldest first."""
         return self.state.items
 
@@ -274,6 +288,9 @@ class EngineSession:
         if self._closed:
             return
         self._closed = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self.state.close()
         self.state.commands_to_run()
         tasks = [task for jobs in self._tasks.values() for task in jobs]
@@ -295,12 +312,42 @@ class EngineSession:
         async with self._lock:
             while True:
                 for event in self.state.events_to_send():
-                    await self._send(event.to_wire())
+                    await self._send(event if isinstance(event, dict) else event.to_wire())
                 commands = self.state.commands_to_run()
                 if not commands:
-                    return
+                    break
                 for command in commands:
                     await self._run(command)
+        await self._after_flush()
+
+    async def _after_flush(self) -> None:
+        """Close the connection once the front end says the session is over; keep a timer on its deadline."""
+        if self._closed:
+            return
+        finished = self.state.finished
+        if finished is not None:
+            close, self._close_connection = self._close_connection, None
+            if close is not None:
+                await close(*finished)
+            return
+        deadline = self.state.next_deadline()
+        if deadline == self._deadline_at:
+            return
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._deadline_at = deadline
+        if deadline is not None:
+            delay = max(0.0, deadline - time.time())
+            self._deadline = asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn("deadline", self._on_deadline())
+            )
+
+    async def _on_deadline(self) -> None:
+        self._deadline = None
+        self._deadline_at = None
+        self.state.on_deadline()
+        await self._flush()
 
     async def _run(self, command: Command) -> None:
         if self._closed:
@@ -369,8 +416,7 @@ class EngineSession:
         boundaries: list[VadSpeechStarted | VadSpeechStopped] = []
         listening = self._listening
         if listening is not None:
-            transcription = self.state.session["audio"]["input"].get("transcription") or {}
-            listening.language, listening.prompt = transcription.get("language"), transcription.get("prompt")
+            listening.language, listening.prompt = self.state.transcription_hints()
         pcm_start_ms = command.end_ms - len(command.pcm) / BYTES_PER_MS
         for start in range(0, len(command.pcm), step):
             if start:

@@ -7,6 +7,10 @@ Paths (the same code behind all of them):
   ``OpenAI-Beta: realtime=v1`` header; events are mapped to and from the beta shape at this edge
   (``realtime.dialect``).
 
+GPT-Live (``local_engine.live_front``): ``/v1/live/sessions`` (OpenAI's path), ``/openai/v1/live/sessions`` and
+``/openai/v1/live`` (Azure's); a query string (``api-version``) is ignored, and the model is named in
+``session.start``.
+
 A plain HTTP ``GET /`` answers 200 (a health check). Every connection, a websocket or an in-memory one (the
 app's embedded engine, ``local_engine.embedded``), is served by :meth:`EngineHost.serve_connection` and gets its
 own :class:`local_engine.runner.EngineSession`; the models (:class:`EngineStages`) are loaded once per process, in
@@ -28,11 +32,14 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from local_engine.config import EngineSettings
+from local_engine.live_front import LiveState
+from local_engine.live_session import LiveSettings
 from local_engine.runner import EngineSession, EngineStages
 from realtime.dialect import client_event_from_beta, server_event_to_beta
 from realtime.protocol import MAX_APPEND_BYTES, Dialect
 
-__all__ = ["Connection", "EngineHost", "LocalRealtimeServer", "dialect_of"]
+__all__ = ["LIVE_PATHS", "Connection", "EngineHost", "LocalRealtimeServer", "dialect_of", "is_live_path"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,21 @@ class Connection(Protocol):
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
+LIVE_PATHS = ("/v1/live/sessions", "/openai/v1/live/sessions", "/openai/v1/live")
+"""The paths served with GPT-Live (any query string is ignored)."""
+
+
+def is_live_path(path: str) -> bool:
+    """Whether a handshake's path (with its query) asks for a GPT-Live session."""
+    return urlsplit(path).path.rstrip("/") in LIVE_PATHS
+
+
+def live_settings() -> LiveSettings:
+    """The settings of GPT-Live sessions from the environment (``LOCAL_LIVE_SESSION_S``, ``LOCAL_LIVE_SILENCE``)."""
+    settings = EngineSettings()
+    return LiveSettings(session_s=settings.local_live_session_s, silence=settings.local_live_silence)
+
+
 def dialect_of(path: str, headers: Mapping[str, str]) -> tuple[Dialect, str] | None:
     """The dialect and model (or deployment) a handshake asks for, or ``None`` for a path that is not served."""
     parts = urlsplit(path)
@@ -78,11 +100,19 @@ class EngineHost:
 
     ``stages``: the models, or an async factory that loads them (default: :func:`local_engine.load_stages` with
     the settings from the environment). ``max_sessions``: sessions served at once (one more is closed, 1013).
+    ``live``: the settings of GPT-Live sessions (default: :func:`live_settings`, read at the first one).
     """
 
-    def __init__(self, *, stages: EngineStages | StagesFactory | None = None, max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(
+        self,
+        *,
+        stages: EngineStages | StagesFactory | None = None,
+        max_sessions: int = MAX_SESSIONS,
+        live: LiveSettings | None = None,
+    ) -> None:
         self._stages_source = stages
         self.max_sessions = max_sessions
+        self.live = live
         self._stages: asyncio.Future[EngineStages] | None = None
         self.sessions: set[EngineSession] = set()
 
@@ -114,8 +144,12 @@ class EngineHost:
             await session.close()
 
     async def serve_connection(self, conn: Connection, path: str, headers: Mapping[str, str]) -> None:
-        """Serve one Realtime connection until it closes: a websocket (from the listening server) or an in-memory
-        one (the embedded engine). ``path`` is the handshake's path with its query; ``headers`` its headers."""
+        """Serve one connection until it closes: a websocket (from the listening server) or an in-memory one (the
+        embedded engine). ``path`` is the handshake's path with its query; ``headers`` its headers. The path picks
+        the protocol: GPT-Live on :data:`LIVE_PATHS`, Realtime on the others (:func:`dialect_of`)."""
+        if is_live_path(path):
+            await self._serve_live(conn)
+            return
         routed = dialect_of(path, headers)
         if routed is None:
             await conn.close(1008, "not a Realtime endpoint")
@@ -168,6 +202,44 @@ class EngineHost:
             await session.close()
             log.info("session closed")
 
+    async def _serve_live(self, conn: Connection) -> None:
+        """Serve one GPT-Live connection (:class:`local_engine.live_front.LiveState`) until it closes; the session
+        closes it itself after ``session.closed`` (1000)."""
+
+        async def send(event: dict[str, Any]) -> None:
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(json.dumps(event, separators=(",", ":")))
+
+        try:
+            stages = await self.ready()
+        except Exception as exc:
+            log.error("local engine models failed to load: %s", exc)
+            await conn.close(1011, "the local engine's models failed to load")
+            return
+        if len(self.sessions) >= self.max_sessions:
+            log.warning("refused a session: %d are open", len(self.sessions))
+            await conn.close(1013, "the local engine serves as many sessions as it can; try again later")
+            return
+        if self.live is None:
+            self.live = live_settings()
+        front = LiveState(limits=stages.limits, settings=self.live)
+        session = EngineSession(stages, send, front=front, close=conn.close)
+        self.sessions.add(session)
+        log.info("live session opened")
+        try:
+            await session.open()
+            async for frame in conn:
+                if len(frame) > MAX_FRAME_BYTES:
+                    await conn.close(1009, f"frame larger than {MAX_FRAME_BYTES} bytes")
+                    break
+                await session.handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+            await session.close()
+            log.info("live session closed")
+
 
 class LocalRealtimeServer(EngineHost):
     """A Realtime protocol server over the local engine's models, listening on a websocket port.
@@ -183,8 +255,9 @@ class LocalRealtimeServer(EngineHost):
         *,
         stages: EngineStages | StagesFactory | None = None,
         max_sessions: int = MAX_SESSIONS,
+        live: LiveSettings | None = None,
     ) -> None:
-        super().__init__(stages=stages, max_sessions=max_sessions)
+        super().__init__(stages=stages, max_sessions=max_sessions, live=live)
         self.host, self.port = host, port
         self._server: Server | None = None
 
@@ -236,7 +309,7 @@ class LocalRealtimeServer(EngineHost):
             if urlsplit(request.path).path in ("/", "/healthz"):
                 return connection.respond(HTTPStatus.OK, "Realtime local engine: ok\n")
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
-        if dialect_of(request.path, request.headers) is None:
+        if dialect_of(request.path, request.headers) is None and not is_live_path(request.path):
             return connection.respond(HTTPStatus.NOT_FOUND, "Not a Realtime endpoint\n")
         return None
 

@@ -1,7 +1,8 @@
 """Work started during a pause, before the turn has ended: the reply and its first sentence's speech.
 
 When the user has been silent for :data:`SPECULATE_PAUSE_MS`, the runner (:mod:`local_engine.runner`) asks the
-protocol state what reply the end of the turn would request (:meth:`local_engine.engine.EngineState.preview_reply`,
+protocol state what reply the end of the turn would request
+(:meth:`local_engine.realtime_front.EngineState.preview_reply`,
 with the transcript so far), starts that reply, reads it up to its first sentence and synthesises that sentence.
 When the turn ends and the state asks for exactly that reply, the work already done is used; when the user speaks
 again, or the state asks for anything else, it is dropped. So with ``server_vad`` the 500 ms of

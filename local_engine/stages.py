@@ -1,6 +1,7 @@
 """The local engine's stages behind small interfaces: VAD, speech recognition, reply generation, speech synthesis.
 
-Each stage can be swapped for a better model without touching the protocol code (``local_engine.engine``).
+Each stage can be swapped for a better model without touching the protocol code
+(``local_engine.realtime_front``, ``local_engine.live_front``).
 Audio everywhere is PCM16 little-endian mono at 24000 Hz (:data:`realtime.protocol.SAMPLE_RATE`), as bytes of
 even length; a stage that needs another rate resamples inside itself.
 """

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from local_engine.engine import Limits
+from local_engine.core import Limits
 from local_engine.runner import EngineSession, EngineStages
 from local_engine.stages import (
     ReplyGenerator,

@@ -1,6 +1,7 @@
-"""The local engine's protocol state (:class:`local_engine.engine.EngineState`) driven as a script: client events
-and stage results in, server events and commands out. No event loop, no polling, no sleeps: each test plays the
-stages itself (the VAD is ``tests.engine.fakes.EnergyVad``, run at once on each ``FeedVad``)."""
+"""The local engine's Realtime protocol state (:class:`local_engine.realtime_front.EngineState`) driven as a
+script: client events and stage results in, server events and commands out. No event loop, no polling, no
+sleeps: each test plays the stages itself (the VAD is ``tests.engine.fakes.EnergyVad``, run at once on each
+``FeedVad``)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import logging
 from typing import Any, TypeVar
 
 import pytest
+from openai.types.realtime import SessionUpdatedEvent
 
-from local_engine.engine import (
+from local_engine.core import (
     Cancel,
     Command,
     ConfigureVad,
-    EngineState,
     FeedVad,
     Generate,
     Limits,
@@ -24,6 +25,7 @@ from local_engine.engine import (
     Speak,
     Transcribe,
 )
+from local_engine.realtime_front import EngineState
 from local_engine.stages import FunctionCall, VadSpeechStarted, VadSpeechStopped
 from tests.engine.fakes import EnergyVad, silence, tone
 
@@ -583,3 +585,23 @@ def test_transcriptions_in_progress_per_session_are_bounded() -> None:
     failed = s.of("conversation.item.input_audio_transcription.failed")
     assert len(failed) == 2 and "Too many" in failed[0]["error"]["message"]
     assert len(s.state.items) == 5  # the items are kept, without words
+
+
+@pytest.mark.parametrize("model", ["gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini"])
+def test_new_realtime_models_and_their_session_fields(model: str) -> None:
+    state = EngineState(model=model)
+    state.open()
+    [created] = [e.to_wire() for e in state.events_to_send()]
+    assert created["session"]["model"] == model
+    for transcriber in ("gpt-realtime-whisper", "gpt-transcribe", "gpt-live-transcribe"):
+        transcription = {"model": transcriber, "delay": "low", "keywords": ["Ada", "Lovelace"], "languages": ["en"]}
+        update = {"type": "realtime", "reasoning": {"effort": "high"}, "parallel_tool_calls": False,
+                  "audio": {"input": {"transcription": transcription}}}  # fmt: skip
+        state.receive({"type": "session.update", "session": update})
+        [updated] = [e.to_wire() for e in state.events_to_send()]
+        assert updated["type"] == "session.updated", updated
+        SessionUpdatedEvent.model_validate(updated)  # the openai package's GA model of the echo
+        session = updated["session"]
+        assert session["reasoning"] == {"effort": "high"} and session["parallel_tool_calls"] is False
+        assert session["audio"]["input"]["transcription"] == transcription
+        assert state.transcription_hints() == ("en", "Ada, Lovelace")  # what the recognizer is told

@@ -1,4 +1,5 @@
-"""One Realtime session of the local engine as a state machine with no I/O (no asyncio, no sockets, no models).
+"""The Realtime front end of the local engine: one Realtime session as a state machine with no I/O (no asyncio,
+no sockets, no models).
 
 Client events and stage results go in; server events and commands come out, as in python-websockets'
 ``protocol.py`` and :mod:`realtime.session`:
@@ -34,31 +35,42 @@ PCM16 little-endian mono at 24000 Hz (48 bytes per ms), base64 in JSON.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import dataclasses
 import logging
-import secrets
-from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
+from local_engine.core import (
+    MAX_ID_CHARS,
+    MAX_TOOL_NAME_CHARS,
+    Cancel,
+    ClientError,
+    Command,
+    ConfigureVad,
+    FeedVad,
+    Generate,
+    Json,
+    Limits,
+    Preview,
+    ResetVad,
+    Transcribe,
+    VadParams,
+    check_length,
+    decode_audio,
+    new_id,
+    semantic_vad,
+)
+from local_engine.realtime_items import RealtimeItems, _Response
 from local_engine.stages import FunctionCall, ReplyRequest, VadSpeechStarted, VadSpeechStopped
 from realtime.protocol import (
     BYTES_PER_MS,
-    MAX_APPEND_BYTES,
     SAMPLE_RATE,
-    ContentPart,
-    ConversationItem,
-    ConversationItemAdded,
     ConversationItemDeleted,
-    ConversationItemDone,
     ConversationItemTruncated,
     ErrorDetail,
-    ErrorEvent,
     InputAudioBufferCleared,
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
@@ -68,21 +80,10 @@ from realtime.protocol import (
     InputAudioTranscriptionFailed,
     ProtocolError,
     RateLimitsUpdated,
-    ResponseContentPartAdded,
-    ResponseContentPartDone,
     ResponseCreated,
     ResponseDone,
-    ResponseFunctionCallArgumentsDelta,
-    ResponseFunctionCallArgumentsDone,
     ResponseObject,
     ResponseOutputAudioDelta,
-    ResponseOutputAudioDone,
-    ResponseOutputAudioTranscriptDelta,
-    ResponseOutputAudioTranscriptDone,
-    ResponseOutputItemAdded,
-    ResponseOutputItemDone,
-    ResponseOutputTextDelta,
-    ResponseOutputTextDone,
     ServerEvent,
     SessionConfig,
     SessionCreated,
@@ -90,162 +91,9 @@ from realtime.protocol import (
     parse_client_event,
 )
 
-__all__ = [
-    "Cancel",
-    "ClientError",
-    "Command",
-    "ConfigureVad",
-    "EngineState",
-    "FeedVad",
-    "Generate",
-    "Limits",
-    "Preview",
-    "ResetVad",
-    "Speak",
-    "Transcribe",
-    "VadParams",
-    "default_session",
-]
+__all__ = ["EngineState", "default_session"]
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
-
-MAX_ID_CHARS = 256
-"""Longest client ``event_id`` echoed back, and longest ``item.id`` a client may choose."""
-MAX_TOOL_NAME_CHARS = 64
-"""Longest function tool name (the limit OpenAI's APIs put on function names)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-session bounds. Sizes in characters of text, ms of audio (48 bytes per ms)."""
-
-    max_items: int = 200
-    """Conversation items kept; the oldest are forgotten (the reply generator sees the rest)."""
-    max_conversation_chars: int = 2_000_000
-    """Text kept in the conversation (texts, transcripts, arguments, outputs); the oldest items are forgotten."""
-    max_text_chars: int = 256 * 1024
-    """One string of an item (text, transcript, function arguments or output); longer: ``string_above_max_length``."""
-    max_instructions_chars: int = 64 * 1024
-    """``instructions`` of ``session.update`` / ``response.create``; longer: ``string_above_max_length``."""
-    max_tools: int = 128
-    """Function tools of a session or response; more: ``array_above_max_length``."""
-    max_buffer_ms: int = 10 * 60 * 1000
-    """Input audio kept uncommitted; older audio is dropped, so memory stays bounded."""
-    idle_keep_ms: int = 2000
-    """With turn detection and no speech in progress, only this much recent audio is kept (prefix padding)."""
-    min_commit_ms: int = 100
-    """``input_audio_buffer.commit`` needs this much audio (else ``input_audio_buffer_commit_empty``)."""
-    max_transcribe_ms: int = 30_000
-    """Audio transcribed per user item (the first ms of it): bounds the recognizer's work per turn."""
-    max_pending_transcriptions: int = 8
-    """Transcriptions in progress per session; one more fails at once (``transcription_failed``)."""
-
-
-# ------------------------------------------------------------------------------------------------------ commands
-
-
-@dataclass(frozen=True, slots=True)
-class VadParams:
-    """Turn detection settings for a VAD stream: ``threshold`` 0..1, paddings in ms."""
-
-    threshold: float
-    prefix_padding_ms: int
-    silence_duration_ms: int
-    semantic: bool = False
-    eagerness: str = "auto"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigureVad:
-    """Replace the session's VAD stream (``None``: no turn detection). Results of older streams are stale.
-    ``start_ms``: the session's stream time where the new stream starts; its boundaries count from there, and
-    :meth:`EngineState.vad_result` takes them in session time (add ``start_ms``)."""
-
-    generation: int
-    params: VadParams | None
-    start_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FeedVad:
-    """Feed appended audio to the VAD stream; answer with :meth:`EngineState.vad_result` (same ``generation``).
-    ``end_ms``: stream time at the end of ``pcm``."""
-
-    generation: int
-    pcm: bytes
-    end_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class ResetVad:
-    """Make the VAD stream forget the speech in progress (``VadStream.reset``)."""
-
-    generation: int
-
-
-@dataclass(frozen=True, slots=True)
-class Transcribe:
-    """Recognise ``pcm`` (a user item's ``input_audio`` part); answer with :meth:`EngineState.transcribed` or
-    :meth:`EngineState.transcription_failed`. ``job``: the id to cancel it by."""
-
-    job: str
-    item_id: str
-    content_index: int
-    pcm: bytes
-    language: str | None = None
-    prompt: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Generate:
-    """Generate the reply of response ``job`` from ``request``; stream it back as sentences and function calls
-    (:meth:`EngineState.reply_sentence`, :meth:`~EngineState.reply_function_call`), then
-    :meth:`~EngineState.reply_done` or :meth:`~EngineState.reply_failed`."""
-
-    job: str
-    request: ReplyRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Speak:
-    """Synthesise one sentence of response ``job`` into item ``item_id``; stream the audio back with
-    :meth:`EngineState.speech_audio`, then :meth:`~EngineState.speech_done` (or ``speech_failed``)."""
-
-    job: str
-    item_id: str
-    text: str
-    voice: str | None = None
-    speed: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    """Stop the work of ``job`` (a response's generation and speech, or a transcription); its later results
-    are ignored."""
-
-    job: str
-
-
-Command = ConfigureVad | FeedVad | ResetVad | Transcribe | Generate | Speak | Cancel
-
-
-# ------------------------------------------------------------------------------------------------------ state
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """What :meth:`EngineState.preview_reply` foresees: the reply's :class:`Generate`, and how it is spoken."""
-
-    generate: Generate
-    voice: str | None
-    speed: float
-    audio: bool
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 def default_session(model: str) -> Json:
@@ -253,7 +101,7 @@ def default_session(model: str) -> Json:
     return {
         "type": "realtime",
         "object": "realtime.session",
-        "id": _new_id("sess"),
+        "id": new_id("sess"),
         "model": model,
         "output_modalities": ["audio"],
         "instructions": "You are a helpful voice assistant running offline on this machine.",
@@ -280,83 +128,6 @@ def default_session(model: str) -> Json:
     }
 
 
-class ClientError(Exception):
-    """A client event the session refuses; becomes an ``error`` event (``type``/``code``/``message``/``param``)."""
-
-    def __init__(
-        self, message: str, code: str = "invalid_value", param: str | None = None, kind: str = "invalid_request_error"
-    ) -> None:
-        super().__init__(message)
-        self.code, self.param, self.kind = code, param, kind
-
-
-def _check_length(value: object, kind: type[str] | type[list[Any]], limit: int, param: str) -> None:
-    """Refuse a ``str`` or ``list`` ``value`` longer than ``limit`` (a value of another type is left to other
-    checks) with the hosted service's error: code ``string_above_max_length`` or ``array_above_max_length``, and its
-    wording ("Invalid 'param': string too long. Expected a string with maximum length N, but got ...")."""
-    if not isinstance(value, kind) or len(value) <= limit:
-        return
-    noun, article = ("string", "a") if kind is str else ("array", "an")
-    raise ClientError(
-        f"Invalid '{param}': {noun} too long. Expected {article} {noun} with maximum length {limit}, but got "
-        f"{article} {noun} with length {len(value)} instead.",
-        f"{noun}_above_max_length",
-        param,
-    )
-
-
-@dataclass
-class _Spoken:
-    """What an assistant audio item said: each sentence with the ms of audio where it starts and ends."""
-
-    sentences: list[tuple[str, float, float]] = field(default_factory=list)
-
-    @property
-    def audio_ms(self) -> float:
-        return self.sentences[-1][2] if self.sentences else 0.0
-
-
-@dataclass
-class _Message:
-    """An assistant message item being streamed."""
-
-    item: Json
-    index: int
-    audio: bool
-    text: str = ""
-    spoken: _Spoken = field(default_factory=_Spoken)
-
-
-@dataclass
-class _Speaking:
-    """The sentence being synthesised: where its audio starts, and how far it got."""
-
-    sentence: str
-    start_ms: float
-    ms: float
-
-
-@dataclass
-class _Response:
-    id: str
-    modalities: list[str]
-    in_conversation: bool
-    request: ReplyRequest | None  # until generation starts
-    voice: str | None
-    speed: float = 1.0
-    output: list[Json] = field(default_factory=list)
-    queue: deque[str | FunctionCall] = field(default_factory=deque)
-    message: _Message | None = None
-    speaking: _Speaking | None = None
-    waiting: bool = True  # for the user's words in the conversation
-    generated: bool = False
-    call_ids: set[str] = field(default_factory=set)
-    text_chars_out: int = 0
-    audio_ms_out: float = 0.0
-    input_chars: int = 0
-    input_audio_ms: float = 0.0
-
-
 _KNOWN_EVENTS = (
     "session.update",
     "input_audio_buffer.append",
@@ -370,8 +141,8 @@ _KNOWN_EVENTS = (
 )
 
 
-class EngineState:
-    """The protocol state of one connection (see the module docstring). ``new_id`` makes ids (``item``,
+class EngineState(RealtimeItems):
+    """The Realtime protocol state of one connection (see the module docstring). ``new_id`` makes ids (``item``,
     ``resp``, ``event``... prefixes); tests may pass a deterministic one."""
 
     def __init__(
@@ -379,17 +150,10 @@ class EngineState:
         *,
         model: str = "gpt-realtime",
         limits: Limits | None = None,
-        new_id: Callable[[str], str] = _new_id,
+        new_id: Callable[[str], str] = new_id,
     ) -> None:
-        self.limits = limits or Limits()
-        self._new_id = new_id
+        super().__init__(limits=limits, new_id=new_id)
         self.session: Json = default_session(model)
-        self.items: OrderedDict[str, Json] = OrderedDict()
-        self._item_chars: dict[str, int] = {}
-        self._conversation_chars = 0
-        self._inputs: dict[str, float] = {}  # user audio item -> ms of audio it holds
-        self._pending: dict[str, tuple[str, int]] = {}  # transcription job -> (item id, content index)
-        self._spoken: dict[str, _Spoken] = {}
         self._buffer = bytearray()
         self._buffer_start_ms = 0.0  # stream time of the buffer's first byte
         self._vad_generation = 0
@@ -398,9 +162,6 @@ class EngineState:
         self._speech_item: str | None = None
         self._speech_start_ms: int | None = None
         self._response: _Response | None = None
-        self._events: list[ServerEvent] = []
-        self._commands: list[Command] = []
-        self._closed = False
 
     # -------------------------------------------------------------------------------------------- outputs
 
@@ -437,19 +198,31 @@ class EngineState:
             "commands": len(self._commands),
         }
 
-    def _emit(self, event: ServerEvent) -> None:
-        if self._closed:
-            return
-        event.event_id = self._new_id("event")
-        self._events.append(event)
+    @property
+    def finished(self) -> tuple[int, str] | None:
+        """Never: a Realtime session ends when the client closes the connection."""
+        return None
 
-    def _run(self, command: Command) -> None:
-        if not self._closed:
-            self._commands.append(command)
+    def next_deadline(self) -> float | None:
+        """No deadline (the session has no timer)."""
+        return None
 
-    def _error(self, exc: ClientError, event_id: str | None) -> None:
-        detail = ErrorDetail(type=exc.kind, code=exc.code, message=str(exc), param=exc.param, event_id=event_id)
-        self._emit(ErrorEvent(type="error", error=detail))
+    def on_deadline(self) -> None:
+        """Nothing to do (no deadline)."""
+
+    def transcription_hints(self) -> tuple[str | None, str | None]:
+        """``audio.input.transcription``'s ``language`` (else the first of ``languages``) and ``prompt`` (else its
+        ``keywords``, comma-separated: words the recognizer should expect). ``delay`` and the transcription
+        ``model`` (``gpt-realtime-whisper``, ``gpt-transcribe``, ...) are echoed and otherwise ignored: there is one
+        recognizer here."""
+        transcription = self.session["audio"]["input"].get("transcription") or {}
+        languages = transcription.get("languages")
+        language = transcription.get("language") or (
+            languages[0] if isinstance(languages, list) and languages else None
+        )
+        keywords = transcription.get("keywords")
+        prompt = transcription.get("prompt") or (", ".join(map(str, keywords))[:1000] if keywords else None)
+        return (language if isinstance(language, str) else None), (prompt if isinstance(prompt, str) else None)
 
     # -------------------------------------------------------------------------------------------- lifecycle
 
@@ -532,13 +305,13 @@ class EngineState:
     # -------------------------------------------------------------------------------------------- session
 
     def _check_instructions(self, value: object, param: str) -> None:
-        _check_length(value, str, self.limits.max_instructions_chars, param)
+        check_length(value, str, self.limits.max_instructions_chars, param)
 
     def _check_tools(self, value: object, param: str) -> None:
-        _check_length(value, list, self.limits.max_tools, param)
+        check_length(value, list, self.limits.max_tools, param)
         for index, tool in enumerate(value if isinstance(value, list) else []):
             name = tool.get("name") if isinstance(tool, dict) else None
-            _check_length(name, str, MAX_TOOL_NAME_CHARS, f"{param}[{index}].name")
+            check_length(name, str, MAX_TOOL_NAME_CHARS, f"{param}[{index}].name")
 
     def _session_update(self, event: Json) -> None:
         update = event.get("session") or {}
@@ -615,10 +388,7 @@ class EngineState:
             self._run(ConfigureVad(self._vad_generation, None, round(self._stream_ms)))
             return
         if turn.get("type") == "semantic_vad":
-            # Without a semantic model, eagerness maps to how long a pause ends the turn.
-            eagerness = str(turn.get("eagerness") or "auto")
-            silence = {"low": 1200, "medium": 700, "high": 350}.get(eagerness, 700)
-            params = VadParams(0.5, 300, silence, semantic=True, eagerness=eagerness)
+            params = semantic_vad(str(turn.get("eagerness") or "auto"))
         else:
             params = VadParams(
                 threshold=float(_or(turn.get("threshold"), 0.5)),
@@ -635,7 +405,7 @@ class EngineState:
         return self._buffer_start_ms + len(self._buffer) / BYTES_PER_MS
 
     def _append(self, event: Json) -> None:
-        pcm = _decode_audio(event.get("audio") or "", "audio")
+        pcm = decode_audio(event.get("audio") or "", "audio")
         self._buffer += pcm
         if self._vad_on:
             self._run(FeedVad(self._vad_generation, pcm, self._stream_ms))
@@ -830,55 +600,6 @@ class EngineState:
         self._maybe_generate()
 
     # -------------------------------------------------------------------------------------------- conversation
-
-    def _item_events(self, item: Json, previous: str | None, *, done: bool) -> None:
-        model = ConversationItem.model_validate(copy.deepcopy(item))
-        self._emit(ConversationItemAdded(type="conversation.item.added", previous_item_id=previous, item=model))
-        if done:
-            self._emit(ConversationItemDone(type="conversation.item.done", previous_item_id=previous, item=model))
-
-    def _add_item(self, item: Json, previous_item_id: str | None, *, root: bool = False) -> None:
-        """Insert ``item`` after ``previous_item_id`` (at the end when it is the last or ``None``; first when
-        ``root``), then forget the oldest other items past the caps."""
-        if root and self.items:
-            self.items[item["id"]] = item
-            self.items.move_to_end(item["id"], last=False)
-        elif previous_item_id is None or previous_item_id == next(reversed(self.items), None):
-            self.items[item["id"]] = item
-        else:
-            rebuilt: OrderedDict[str, Json] = OrderedDict()
-            for key, value in self.items.items():
-                rebuilt[key] = value
-                if key == previous_item_id:
-                    rebuilt[item["id"]] = item
-            self.items = rebuilt
-        self._recount(item["id"])
-        while len(self.items) > 1 and (
-            len(self.items) > self.limits.max_items or self._conversation_chars > self.limits.max_conversation_chars
-        ):
-            oldest = next(key for key in self.items if key != item["id"])
-            self._forget_item(oldest)
-
-    def _recount(self, item_id: str) -> None:
-        size = _chars(self.items[item_id])
-        self._conversation_chars += size - self._item_chars.get(item_id, 0)
-        self._item_chars[item_id] = size
-
-    def _forget_item(self, item_id: str) -> None:
-        """Remove an item and what the session kept beside it (its transcriptions, its spoken sentences)."""
-        del self.items[item_id]
-        self._conversation_chars -= self._item_chars.pop(item_id, 0)
-        self._inputs.pop(item_id, None)
-        self._spoken.pop(item_id, None)
-        for job, (owner, _index) in list(self._pending.items()):
-            if owner == item_id:
-                del self._pending[job]
-                self._run(Cancel(job))
-        self._maybe_generate()
-
-    def _check_text(self, value: object, param: str) -> None:
-        _check_length(value, str, self.limits.max_text_chars, param)
-
     def _item_create(self, event: Json) -> None:
         item = copy.deepcopy(event.get("item") or {})
         previous = event.get("previous_item_id")
@@ -927,7 +648,7 @@ class EngineState:
             for name in ("text", "transcript"):
                 self._check_text(part.get(name), f"item.content[{index}].{name}")
             if part.get("type") == "input_audio" and part.get("audio"):
-                audio.append((index, _decode_audio(part.pop("audio"), f"item.content[{index}].audio")))
+                audio.append((index, decode_audio(part.pop("audio"), f"item.content[{index}].audio")))
         item["type"] = kind
         item["object"] = "realtime.item"
         item["status"] = "completed"
@@ -995,7 +716,7 @@ class EngineState:
         params = event.get("response") or {}
         self._check_instructions(params.get("instructions"), "response.instructions")
         self._check_tools(params.get("tools"), "response.tools")
-        _check_length(params.get("input"), list, self.limits.max_items, "response.input")
+        check_length(params.get("input"), list, self.limits.max_items, "response.input")
         self._start_response(params)
 
     def _response_cancel(self, event: Json) -> None:
@@ -1237,160 +958,6 @@ class EngineState:
             )
         )
 
-    def _output_item(self, response: _Response, item: Json) -> tuple[int, str | None]:
-        """Add ``item`` to the response's output (and the conversation); returns its output index and the id of
-        the item before it in the conversation."""
-        previous = next(reversed(self.items), None)
-        response.output.append(item)
-        if response.in_conversation:
-            self._add_item(item, previous)
-        return len(response.output) - 1, previous
-
-    @staticmethod
-    def _part_ids(response: _Response, message: _Message) -> dict[str, Any]:
-        return {"response_id": response.id, "item_id": message.item["id"], "output_index": message.index,
-                "content_index": 0}  # fmt: skip
-
-    def _open_message(self, response: _Response) -> _Message:
-        audio = "audio" in response.modalities
-        item: Json = {
-            "id": self._new_id("item"),
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": "in_progress",
-            "content": [],
-        }
-        index, previous = self._output_item(response, item)
-        message = _Message(item, index, audio)
-        response.message = message
-        if audio and response.in_conversation:  # only a conversation item can be truncated
-            self._spoken[item["id"]] = message.spoken
-        model = ConversationItem.model_validate(copy.deepcopy(item))
-        self._emit(ResponseOutputItemAdded(type="response.output_item.added", response_id=response.id,
-                                           output_index=index, item=model))  # fmt: skip
-        if response.in_conversation:
-            self._emit(ConversationItemAdded(type="conversation.item.added", previous_item_id=previous, item=model))
-        part = ContentPart(type="audio", transcript="") if audio else ContentPart(type="text", text="")
-        item["content"].append(
-            {"type": "output_audio", "transcript": ""} if audio else {"type": "output_text", "text": ""}
-        )
-        self._emit(ResponseContentPartAdded(type="response.content_part.added", **self._part_ids(response, message),
-                                            part=part))  # fmt: skip
-        return message
-
-    def _say(self, response: _Response, sentence: str) -> None:
-        """Stream one sentence: its transcript (or text) delta, then (audio) a :class:`Speak` for it."""
-        message = response.message or self._open_message(response)
-        ids = self._part_ids(response, message)
-        text = sentence if not message.text else " " + sentence
-        message.text += text
-        response.text_chars_out += len(text)
-        if not message.audio:
-            message.item["content"][0]["text"] = message.text
-            self._emit(ResponseOutputTextDelta(type="response.output_text.delta", **ids, delta=text))
-            return
-        message.item["content"][0]["transcript"] = message.text
-        self._emit(ResponseOutputAudioTranscriptDelta(type="response.output_audio_transcript.delta", **ids,
-                                                      delta=text))  # fmt: skip
-        start = message.spoken.audio_ms
-        response.speaking = _Speaking(sentence, start, start)
-        self._run(Speak(response.id, message.item["id"], sentence, response.voice, response.speed))
-
-    def _close_message(self, response: _Response, status: str) -> None:
-        message, response.message = response.message, None
-        if message is None:
-            return
-        ids = self._part_ids(response, message)
-        if message.audio:
-            self._emit(ResponseOutputAudioDone(type="response.output_audio.done", **ids))
-            self._emit(ResponseOutputAudioTranscriptDone(type="response.output_audio_transcript.done", **ids,
-                                                         transcript=message.text))  # fmt: skip
-            part = ContentPart(type="audio", transcript=message.text)
-        else:
-            self._emit(ResponseOutputTextDone(type="response.output_text.done", **ids, text=message.text))
-            part = ContentPart(type="text", text=message.text)
-        self._emit(ResponseContentPartDone(type="response.content_part.done", **ids, part=part))
-        message.item["status"] = status
-        if message.item["id"] in self.items:
-            self._recount(message.item["id"])
-        model = ConversationItem.model_validate(copy.deepcopy(message.item))
-        self._emit(ResponseOutputItemDone(type="response.output_item.done", response_id=response.id,
-                                          output_index=message.index, item=model))  # fmt: skip
-        if response.in_conversation:
-            previous = self._previous_of(message.item["id"])
-            self._emit(ConversationItemDone(type="conversation.item.done", previous_item_id=previous, item=model))
-
-    def _previous_of(self, item_id: str) -> str | None:
-        previous = None
-        for key in self.items:
-            if key == item_id:
-                return previous
-            previous = key
-        return None
-
-    def _function_call(self, response: _Response, call: FunctionCall) -> None:
-        call_id = call.call_id if call.call_id and call.call_id not in response.call_ids else self._new_id("call")
-        response.call_ids.add(call_id)
-        arguments = call.arguments[: self.limits.max_text_chars]
-        item: Json = {
-            "id": self._new_id("item"),
-            "object": "realtime.item",
-            "type": "function_call",
-            "status": "in_progress",
-            "name": call.name,
-            "call_id": call_id,
-            "arguments": "",
-        }
-        index, previous = self._output_item(response, item)
-        added = ConversationItem.model_validate(copy.deepcopy(item))
-        self._emit(ResponseOutputItemAdded(type="response.output_item.added", response_id=response.id,
-                                           output_index=index, item=added))  # fmt: skip
-        if response.in_conversation:
-            self._emit(ConversationItemAdded(type="conversation.item.added", previous_item_id=previous, item=added))
-        ids: dict[str, Any] = {"response_id": response.id, "output_index": index, "item_id": item["id"],
-                               "call_id": call_id}  # fmt: skip
-        self._emit(ResponseFunctionCallArgumentsDelta(type="response.function_call_arguments.delta", **ids,
-                                                      delta=arguments))  # fmt: skip
-        item["arguments"] = arguments
-        response.text_chars_out += len(arguments) + len(call.name)
-        self._emit(ResponseFunctionCallArgumentsDone(type="response.function_call_arguments.done", **ids,
-                                                     name=call.name, arguments=arguments))  # fmt: skip
-        item["status"] = "completed"
-        if item["id"] in self.items:
-            self._recount(item["id"])
-        done = ConversationItem.model_validate(copy.deepcopy(item))
-        self._emit(ResponseOutputItemDone(type="response.output_item.done", response_id=response.id,
-                                          output_index=index, item=done))  # fmt: skip
-        if response.in_conversation:
-            self._emit(ConversationItemDone(type="conversation.item.done", previous_item_id=previous, item=done))
-
 
 def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
-
-
-def _decode_audio(data: object, param: str) -> bytes:
-    """Base64 PCM16 of a client event, checked: at most 15 MiB decoded, an even number of bytes."""
-    if not isinstance(data, str):
-        raise ClientError(f"Invalid '{param}': expected a base64 string.", "invalid_type", param)
-    if len(data) > (MAX_APPEND_BYTES // 3 + 1) * 4:
-        raise ClientError(f"Invalid '{param}': more than 15 MiB of audio in one event.", "invalid_value", param)
-    try:
-        pcm = binascii.a2b_base64(data, strict_mode=True)  # str in: no copy to bytes first
-    except (binascii.Error, ValueError):
-        raise ClientError(f"Invalid '{param}': not base64.", "invalid_value", param) from None
-    if len(pcm) % 2:
-        raise ClientError(
-            f"Invalid '{param}': PCM16 needs an even number of bytes (2 per sample).", "invalid_value", param
-        )
-    return pcm
-
-
-def _chars(item: Mapping[str, Any]) -> int:
-    """Characters of text an item holds (its texts, transcripts, arguments and output)."""
-    size = len(str(item.get("arguments") or "")) + len(str(item.get("output") or ""))
-    for part in item.get("content") or []:
-        if isinstance(part, dict):
-            size += len(str(part.get("text") or "")) + len(str(part.get("transcript") or ""))
-    return size
