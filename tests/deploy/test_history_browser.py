@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import ARTIFACTS, AppServer, clean_env, start_app, stop_app
 from tests.app.browser import CHROMIUM, FLAGS
+from tests.app.conftest import ARTIFACTS, AppServer, clean_env, start_app, stop_app
 from tests.deploy.recall_llm import RecallModel
 from tests.deploy.signed_in import PASSWORDS, sign_in_env
 
