@@ -284,7 +284,7 @@ def test_responses_delegation_two_calls_two_outputs_one_response_create() -> Non
     assert inner[3]["response"]["output"] == [] and inner[3]["response"]["usage"]["total_tokens"] > 0
     assert inner[3]["response"]["id"] == delegation["response_id"]
 
-    output = {"type": "response.item.create", "item": {"type": "function_call_output"}}
+    output: dict[str, Any] = {"type": "response.item.create", "item": {"type": "function_call_output"}}
     s.send({**output, "item": {**output["item"], "call_id": calls[0]["call_id"], "output": '{"time":"12:00"}'}})
     s.send({"type": "response.create", "event_id": "early"})
     assert s.errors()[-1]["code"] == "missing_function_call_output" and s.errors()[-1]["client_event_id"] == "early"

@@ -79,7 +79,7 @@ async def test_a_spoken_question_through_the_official_client(engine: LocalRealti
 
 async def test_a_spoken_question_delegated_to_a_function_tool(engine: LocalRealtimeServer) -> None:
     client = AsyncOpenAI(base_url=f"http://127.0.0.1:{engine.port}/v1", api_key="x")
-    time_tool = {"type": "function", "name": "get_current_time", "description": "The current time in a time zone.",
+    time_tool: Any = {"type": "function", "name": "get_current_time", "description": "The current time in a time zone.",
                  "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}}}  # fmt: skip
     events: list[Any] = []
 
