@@ -274,6 +274,7 @@ class LiveSession:
         self._user: _UserTurn | None = None
         self._last_item_id: str | None = None
         self._user_loud_at: float | None = None
+        self._user_loud_since: float | None = None  # start of the current run of loud input
         self._waiting_since: float | None = None  # last user speech or typed message not yet answered
         self._pending_text: list[tuple[str, float]] = []  # output transcript waiting for a turn
         self._last_turn_end: tuple[float, str, bool] | None = None  # (when, item id, interrupted)
@@ -411,6 +412,8 @@ class LiveSession:
     def _input_level(self, pcm: bytes, now: float) -> None:
         loud = _rms(pcm) >= self.speech_rms
         if loud:
+            if self._user_loud_at is None or (now - self._user_loud_at) * 1000.0 > USER_ACTIVE_MS:
+                self._user_loud_since = now
             self._user_loud_at = now
         user = self._user
         if user is not None:
@@ -523,7 +526,7 @@ class LiveSession:
             quiet_since = max(turn.last_audible_at, self._playback_end(turn))
             idle_ms = (now - quiet_since) * 1000.0
             if idle_ms >= BARGE_QUIET_MS and self._user_speaking(now, turn, quiet_since):
-                self._yield(now)
+                self._yield(now, quiet_since)
             elif idle_ms >= TURN_END_MS:
                 turn.quiet_ms = max(turn.quiet_ms, idle_ms)
                 self._maybe_close(now)
@@ -658,7 +661,7 @@ class LiveSession:
         if len(turn.held) < TURN_END_MS * BYTES_PER_MS:
             turn.held += pcm
         if turn.quiet_ms >= BARGE_QUIET_MS and self._user_speaking(now, turn, turn.quiet_since):
-            self._yield(now)
+            self._yield(now, turn.quiet_since)
         elif turn.quiet_ms >= TURN_END_MS:
             self._maybe_close(now)
 
@@ -732,13 +735,16 @@ class LiveSession:
         self._emit(ResponseDoneEvent(turn.response_id, status, None, turn.latency_ms, details, self._work_pending()))
         self._last_turn_end = (now, turn.item_id, False)
 
-    def _yield(self, now: float) -> None:
-        """The model went quiet while the user speaks: a barge-in, unless everything it said already played."""
+    def _yield(self, now: float, quiet_since: float) -> None:
+        """The model went quiet (at ``quiet_since``) while the user speaks: a barge-in when audio of the turn is
+        still queued for playback, or when the user's speech began before the output stopped (the model stopped
+        for them: the answer was cut, even if what was sent has all played); otherwise the user is answering a
+        finished turn."""
         turn = self._turn
         if turn is None:
             return
         played, received = turn.playback.played_ms(now), turn.playback.received_ms()
-        if played >= received:
+        if played >= received and not self._spoke_over(quiet_since):
             self._close_turn(now, "completed")
             return
         self._turn = None
@@ -749,6 +755,11 @@ class LiveSession:
         details, work = {"reason": "interrupted"}, self._work_pending()
         self._emit(ResponseDoneEvent(turn.response_id, "cancelled", None, turn.latency_ms, details, work))
         self._last_turn_end = (now, turn.item_id, True)
+
+    def _spoke_over(self, quiet_since: float) -> bool:
+        """The user's current run of loud input began before the output went quiet and went on past it."""
+        since, last = self._user_loud_since, self._user_loud_at
+        return since is not None and last is not None and since < quiet_since <= last
 
     # --- input transcript into user turns
 

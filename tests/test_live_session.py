@@ -257,6 +257,49 @@ def test_loud_input_after_the_model_went_quiet_is_a_barge_in() -> None:
     assert cut.heard and cut.heard.endswith("...")
 
 
+def test_a_paced_model_that_stops_for_the_user_is_a_cut_answer_though_all_it_sent_played() -> None:
+    # Output paced to the input clock (as the local engine sends it): nothing is queued when the model stops, but
+    # it stopped because the user spoke over it, so the answer is cut, not finished.
+    s = Script()
+    s.start()
+    s.say("Once upon a time there was a very long story.")
+    for _ in range(10):
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100)))
+        s.s.append_audio(pcm(100, level=0))
+        s.advance(0.1)
+    for _ in range(3):  # the user starts talking while the model still speaks
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100)))
+        s.s.append_audio(pcm(100))
+        s.advance(0.1)
+    for _ in range(4):  # the model yields; the user goes on
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100, level=0)))
+        s.s.append_audio(pcm(100))
+        s.advance(0.1)
+    (cut,) = s.of(Interrupted)
+    assert cut.heard and cut.heard.startswith("Once upon a time")
+    assert [d.status for d in s.of(ResponseDoneEvent)] == ["cancelled"]
+
+
+def test_the_user_answering_a_finished_turn_does_not_cut_it() -> None:
+    s = Script()
+    s.start()
+    s.say("Is there anything else?")
+    for _ in range(10):
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100)))
+        s.s.append_audio(pcm(100, level=0))
+        s.advance(0.1)
+    for _ in range(2):  # the model has finished: quiet in and out
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100, level=0)))
+        s.s.append_audio(pcm(100, level=0))
+        s.advance(0.1)
+    for _ in range(10):  # then the user answers
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100, level=0)))
+        s.s.append_audio(pcm(100))
+        s.advance(0.1)
+    assert not s.of(Interrupted)
+    assert [d.status for d in s.of(ResponseDoneEvent)] == ["completed"]
+
+
 def test_a_backchannel_cuts_nothing_and_is_kept_out() -> None:
     s = Script()
     s.start()
