@@ -529,7 +529,7 @@ class LiveSession:
                 self._yield(now, quiet_since)
             elif idle_ms >= TURN_END_MS:
                 turn.quiet_ms = max(turn.quiet_ms, idle_ms)
-                self._maybe_close(now)
+                self._end_quiet_turn(now, turn, quiet_since)
         self._flush_pending_text(now)
 
     @staticmethod
@@ -663,7 +663,7 @@ class LiveSession:
         if turn.quiet_ms >= BARGE_QUIET_MS and self._user_speaking(now, turn, turn.quiet_since):
             self._yield(now, turn.quiet_since)
         elif turn.quiet_ms >= TURN_END_MS:
-            self._maybe_close(now)
+            self._end_quiet_turn(now, turn, turn.quiet_since)
 
     def _play(self, turn: _Turn, pcm: bytes, now: float) -> None:
         turn.playback.sent(len(pcm), now)
@@ -715,6 +715,17 @@ class LiveSession:
             return
         self._open_turn(now)  # transcript the gate found no audible audio for: a turn of text alone
 
+    def _end_quiet_turn(self, now: float, turn: _Turn, quiet_since: float) -> None:
+        """The output has been quiet for :data:`TURN_END_MS`: the turn is over. It was cut if the user began to
+        speak in its middle (after :data:`USER_ACTIVE_MS` of it, so not the turn's own echo, which starts with it)
+        and was still speaking when the output stopped (a short "Stop." may be over before the quiet is long
+        enough to count as yielding to speech); else it finished."""
+        since = self._user_loud_since
+        if since is not None and since >= turn.opened_at + USER_ACTIVE_MS / 1000.0 and self._spoke_over(quiet_since):
+            self._yield(now, quiet_since)
+        else:
+            self._maybe_close(now)
+
     def _maybe_close(self, now: float) -> None:
         turn = self._turn
         if turn is None or turn.quiet_ms < TURN_END_MS:
@@ -757,9 +768,10 @@ class LiveSession:
         self._last_turn_end = (now, turn.item_id, True)
 
     def _spoke_over(self, quiet_since: float) -> bool:
-        """The user's current run of loud input began before the output went quiet and went on past it."""
+        """The user's current run of loud input began before the output went quiet and lasted until it did (within
+        :data:`ECHO_TAIL_MS`: the model reacts to speech, so the speech may just have ended)."""
         since, last = self._user_loud_since, self._user_loud_at
-        return since is not None and last is not None and since < quiet_since <= last
+        return since is not None and last is not None and since < quiet_since <= last + ECHO_TAIL_MS / 1000.0
 
     # --- input transcript into user turns
 

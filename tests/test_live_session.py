@@ -280,6 +280,29 @@ def test_a_paced_model_that_stops_for_the_user_is_a_cut_answer_though_all_it_sen
     assert [d.status for d in s.of(ResponseDoneEvent)] == ["cancelled"]
 
 
+def test_a_short_stop_over_a_paced_answer_cuts_it_though_the_user_fell_silent_first() -> None:
+    # "Stop." (300 ms) in the middle of the answer; the model reacts to it and goes quiet as the word ends, and
+    # the user says nothing more: no speech after the output stopped, yet the answer was cut.
+    s = Script()
+    s.start()
+    s.say("Once upon a time there was a very long story.")
+    for _ in range(10):
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100)))
+        s.s.append_audio(pcm(100, level=0))
+        s.advance(0.1)
+    for _ in range(3):
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100)))
+        s.s.append_audio(pcm(100))
+        s.advance(0.1)
+    for _ in range(12):
+        s.feed(type="session.output_audio.delta", delta=b64(pcm(100, level=0)))
+        s.s.append_audio(pcm(100, level=0))
+        s.advance(0.1)
+    (cut,) = s.of(Interrupted)
+    assert cut.heard and cut.heard.startswith("Once upon a time")
+    assert [d.status for d in s.of(ResponseDoneEvent)] == ["cancelled"]
+
+
 def test_the_user_answering_a_finished_turn_does_not_cut_it() -> None:
     s = Script()
     s.start()
