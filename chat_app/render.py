@@ -125,6 +125,8 @@ class Stats:
     last_tokens: int = 0
     last_latency_ms: float | None = None
     latencies_ms: list[float] = field(default_factory=list)
+    tokens_seen: bool = False
+    """A response reported token usage (Realtime does; GPT-Live's voice turns do not)."""
     voice_seconds_done: float = 0.0
     """Voice seconds of this chat's earlier sessions (a GPT-Live chat opens a new one on expiry or reconnect)."""
     voice_seconds_now: float | None = None
@@ -133,6 +135,7 @@ class Stats:
     def add(self, usage: Mapping[str, Any] | None, latency_ms: float | None) -> int:
         """Count one finished response; returns its token count."""
         tokens = _tokens(usage)
+        self.tokens_seen = self.tokens_seen or usage is not None
         self.turns += 1
         self.total_tokens += tokens
         self.last_tokens = tokens
@@ -148,20 +151,17 @@ class Stats:
         self.voice_seconds_now = seconds
 
     def line(self) -> str:
-        """``Last turn: 540 ms to first answer, 321 tokens · this chat: 2 turns, 1,234 tokens``, or with voice time
-        (GPT-Live, billed by the second) ``… · this chat: 2 turns, 1 min 5 s of voice``; empty before any."""
+        """``Last turn: 540 ms to first answer, 321 tokens · this chat: 2 turns, 1,234 tokens``; without token usage
+        (GPT-Live, billed by the second) ``Last turn: 540 ms to first answer · this chat: 2 turns, 1 min 5 s of
+        voice`` (the voice time once the service reported it); empty before any."""
         voice = None if self.voice_seconds_now is None else self.voice_seconds_done + self.voice_seconds_now
-        if not self.turns and voice is None:
-            return ""
+        if not self.turns:
+            return f"{format_duration(voice)} of voice" if voice is not None else ""
         last = f"Last turn: {format_latency(self.last_latency_ms)} to first answer"
         turns = f"this chat: {self.turns} {'turn' if self.turns == 1 else 'turns'}"
-        if voice is not None and not self.total_tokens:
-            return (
-                f"{last} · {turns}, {format_duration(voice)} of voice"
-                if self.turns
-                else f"{format_duration(voice)} of voice"
-            )
-        return f"{last}, {self.last_tokens:,} tokens · {turns}, {self.total_tokens:,} tokens"
+        if self.tokens_seen:
+            return f"{last}, {self.last_tokens:,} tokens · {turns}, {self.total_tokens:,} tokens"
+        return f"{last} · {turns}" + (f", {format_duration(voice)} of voice" if voice is not None else "")
 
 
 def format_duration(seconds: float) -> str:

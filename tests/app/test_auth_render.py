@@ -109,6 +109,18 @@ def test_stats_count_tokens_and_latency() -> None:
     assert stats.latencies_ms == [540.2, 1250.0]
 
 
+def test_stats_of_a_voice_billed_chat_show_voice_time_not_tokens() -> None:
+    stats = Stats()  # GPT-Live: turns without token usage, voice seconds per session (cumulative)
+    stats.voice(42.0)
+    assert stats.line() == "42 s of voice"
+    stats.add(None, 310.0)
+    stats.voice(70.4)
+    assert stats.line() == "Last turn: 310 ms to first answer · this chat: 1 turn, 1 min 10 s of voice"
+    stats.voice(5.0)  # a new session (expired, reconnected) counts from 0 again: the chat's total goes on
+    assert stats.line().endswith("1 min 15 s of voice")
+    assert "tokens" not in stats.line()
+
+
 def test_settings_panel_round_trip() -> None:
     options = SessionOptions(voice="verse", turn_detection="semantic_vad")
     widgets = {w.id: w.to_dict() for w in settings_widgets(options)}

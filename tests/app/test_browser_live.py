@@ -12,6 +12,7 @@ go to test-artifacts/ (``browser-live-*.png``).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,15 @@ async def test_live_spoken_question_shows_words_tool_step_and_spoken_answer(
     assert "GPT-Live" in await page.inner_text("body")  # the status says which protocol is spoken
     await voice_on(page, frames)
     await say(page, speech("What time is it in Tokyo?"))
-    await page.locator(USER).filter(has_text="Tokyo").wait_for(timeout=60_000)
+    try:  # the words as Whisper tiny.en heard them: "time" is sure, the city's spelling less so
+        await page.locator(USER).filter(has_text="time").wait_for(timeout=60_000)
+    except Exception:
+        await shot(page, "browser-live-1-failed")
+        raise AssertionError(f"no spoken question shown; user: {await texts(page, USER)}") from None
     await page.locator(TOOL_STEP).first.wait_for(timeout=60_000)
     await has_text(page, ASSISTANT)
     await wait_for(lambda: len(frames.named("audio_chunk")) > 2, 60, "the spoken answer's audio")
-    await page.locator(ASSISTANT).filter(has_text="Tokyo").wait_for(timeout=60_000)
+    await page.locator(ASSISTANT).filter(has_text=re.compile(r"It is \d\d:\d\d")).wait_for(timeout=60_000)
     await asyncio.sleep(1.0)
     await shot(page, "browser-live-1-spoken-tool")
     order = await step_types(page)
