@@ -127,6 +127,29 @@ async def test_cli_audio_file_is_transcribed_and_answered(engine: LocalRealtimeS
     assert doc["audio"]
 
 
+async def test_cli_over_gpt_live_answers_text_with_a_tool(engine: LocalRealtimeServer, tmp_path: Path) -> None:
+    code, out, err = await run_cli(
+        engine, "--protocol", "live", "--text", "What is 6 times 7?", "--out", str(tmp_path)
+    )  # fmt: skip
+    assert code == 0, err
+    assert "42" in out and "[tool] calculate" in out
+    doc = json.loads((tmp_path / "transcript.json").read_text())
+    assert doc["tool_calls"][0]["name"] == "calculate" and doc["tool_calls"][0]["ok"]
+    assert doc["audio"] and all((tmp_path / name).stat().st_size > 24_000 for name in doc["audio"])
+
+
+async def test_cli_over_gpt_live_answers_a_spoken_question_with_a_tool(
+    engine: LocalRealtimeServer, tmp_path: Path
+) -> None:
+    wav = speak_wav("What time is it in Tokyo?", tmp_path / "question.wav", rate=16_000)
+    code, _out, err = await run_cli(engine, "--protocol", "live", "--audio", str(wav), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    doc = json.loads((tmp_path / "o" / "transcript.json").read_text())
+    assert [t["role"] for t in doc["turns"]][:1] == ["user"] and "time" in doc["turns"][0]["text"].lower()
+    assert doc["tool_calls"][0]["name"] == "get_current_time"
+    assert "It is" in doc["turns"][-1]["text"] and doc["audio"]
+
+
 async def test_cli_reports_an_unreachable_engine_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_"))}
     env["LOCAL_ENGINE_URL"] = "ws://127.0.0.1:9/v1"
