@@ -1,6 +1,9 @@
 # Realtime Voice Chat: the Chainlit app with the embedded local engine and its offline models.
 # Build: docker build -t realtime-voice-chat .
 # Run:   docker run -p 8000:8000 --env-file .env -v rvc-data:/app/.data realtime-voice-chat
+# or with a read-only root file system (the app writes only to the three places given):
+#        docker run -p 8000:8000 --env-file .env -v rvc-data:/app/.data --read-only \
+#          --tmpfs /app/.files --tmpfs /tmp realtime-voice-chat
 # Behind a TLS-inspecting proxy, give pip the proxy's CA bundle for the build only (it is not kept in the image):
 #   podman build --format docker -v /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro \
 #     --build-arg PIP_CERT=/run/build-ca.crt .
@@ -34,9 +37,12 @@ COPY realtime ./realtime
 COPY local_engine ./local_engine
 COPY tools ./tools
 
-# The code stays root's (read-only to the app). Chainlit keeps uploaded and generated files in .files of its
-# working directory, and the history's SQLite file goes to .data (DATA_DIR): those two are the app's to write.
-# Mount a volume on /app/.data to keep conversations across containers, or set DATABASE_URL (PostgreSQL).
+# The code stays root's (read-only to the app). At start Chainlit writes its config, the translations and
+# chainlit.md only when missing: all three are in git (every translation of the pinned Chainlit; the test
+# tests/deploy/test_clean_tree.py fails when an upgrade brings a new one), so nothing is written into /app.
+# The app writes only: /app/.files (Chainlit's uploaded and generated files, per session: a tmpfs will do),
+# /app/.data (DATA_DIR: the history's SQLite file; mount a volume to keep conversations, or set DATABASE_URL for
+# PostgreSQL) and /tmp (temporary files, e.g. large uploads). With --read-only, give the first and the last a tmpfs.
 RUN mkdir -p /app/.files /app/.data && chown app:app /app/.files /app/.data
 # PYTHONPATH: the `chainlit` command does not put /app on the import path, and the app imports some of its
 # packages late (the local engine at startup).
