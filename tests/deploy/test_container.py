@@ -95,7 +95,8 @@ def written_outside(name: str) -> list[str]:
     """Paths ``podman diff`` shows added or changed in the container's own layer outside :data:`WRITABLE` (and
     their parent directories)."""
     changed = [line.split(None, 1)[1] for line in pm.podman("diff", name).stdout.splitlines() if line.strip()]
-    allowed = {str(Path(w).parent) for w in WRITABLE} | {"/"}
+    # /etc: podman's mount points for /etc/hosts, /etc/hostname and /etc/resolv.conf (not the app's writes)
+    allowed = {str(Path(w).parent) for w in WRITABLE} | {"/", "/etc"}
     return [p for p in changed if p not in allowed and not any(p == w or p.startswith(w + "/") for w in WRITABLE)]
 
 
