@@ -128,6 +128,10 @@ async def test_image_builds_from_a_clean_export_and_runs_as_the_readme_says(
         assert not outside, f"the app wrote outside {WRITABLE}: {outside[:20]}"
         pm.podman("rm", "-f", "-t", "5", names["plain"], check=False)
         await run_and_chat(names["readonly"], "readonly", [*readme, *READ_ONLY], log)
+        # the app's user may write its three places (a typed chat need not touch them all) and nothing else
+        probe = "for d in " + " ".join(WRITABLE) + "; do touch $d/probe || exit 1; done; ! touch /app/probe"
+        result = pm.podman("exec", names["readonly"], "sh", "-c", probe, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
     finally:
         for label, name in names.items():
             logs = pm.podman("logs", name, check=False)
