@@ -43,7 +43,9 @@ COPY tools ./tools
 # The app writes only: /app/.files (Chainlit's uploaded and generated files, per session: a tmpfs will do),
 # /app/.data (DATA_DIR: the history's SQLite file; mount a volume to keep conversations, or set DATABASE_URL for
 # PostgreSQL) and /tmp (temporary files, e.g. large uploads). With --read-only, give the first and the last a tmpfs.
-RUN mkdir -p /app/.files /app/.data && chown app:app /app/.files /app/.data
+# /app/.files is also world-writable with the sticky bit (1777, as /tmp): a tmpfs mounted there is root's, and
+# docker gives it mode 1777 while podman copies the mode of the directory it covers.
+RUN mkdir -p /app/.files /app/.data && chown app:app /app/.files /app/.data && chmod 1777 /app/.files
 # PYTHONPATH: the `chainlit` command does not put /app on the import path, and the app imports some of its
 # packages late (the local engine at startup).
 # ORT_DISABLE_TELEMETRY: ONNX Runtime (Silero VAD, Smart Turn, Piper) otherwise keeps a device id and a telemetry
