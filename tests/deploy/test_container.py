@@ -7,8 +7,8 @@ only. It then runs with its default command as the README's two ``docker run`` l
 the same data volume: as it is (then ``podman diff`` shows that it wrote nothing outside its writable places), and
 with a read-only root file system (``--read-only`` with a tmpfs on ``/app/.files`` and ``/tmp`` only: podman's own
 tmpfs on /tmp, /run and /var/tmp is turned off to match docker). Each time the test waits for the health check
-and holds a typed chat through the published port, as the non-root user. It prints the build time and the image
-size.
+and holds a typed chat through the published port, as the non-root user; in the read-only one, that user can
+write those places and not /app. It prints the build time and the image size.
 
 The compose stack (deploy/compose.yaml) also needs the nginx and PostgreSQL images, which no registry here
 serves: tests/deploy/test_scale_out.py runs the same nginx template and database URL with Debian's packages.
