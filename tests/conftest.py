@@ -63,3 +63,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if late:
         print("\nasyncio reported after the last test:\n" + "\n".join(late))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The random order's seed (pytest-randomly prints it in the header, which -q leaves out), to repeat it."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"random test order: repeat it with --randomly-seed={seed}")

@@ -40,6 +40,14 @@ def test_compose_runs_two_replicas_behind_nginx_with_postgres() -> None:
     assert (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"]) == ("rvc", "rvc")
 
 
+def test_compose_runs_the_app_read_only_with_the_tmpfs_the_container_test_gives_it() -> None:
+    from tests.deploy.test_container import READ_ONLY
+
+    app = compose()["services"]["app1"]
+    tested = [READ_ONLY[i + 1] for i, arg in enumerate(READ_ONLY) if arg == "--tmpfs"]
+    assert app["read_only"] is True and sorted(app["tmpfs"]) == sorted(tested)
+
+
 def test_compose_database_url_is_one_the_app_uses(tmp_path: Path) -> None:
     url = compose()["services"]["app1"]["environment"]["DATABASE_URL"]
     url = re.sub(r"\$\{POSTGRES_PASSWORD[^}]*\}", "pw", url)
