@@ -1,4 +1,4 @@
-"""The embedded local engine: a Realtime protocol server over offline models.
+"""The embedded local engine: a server of the Realtime and GPT-Live protocols over offline models.
 
     python -m local_engine --host 127.0.0.1 --port 8765
     # GA:      ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
@@ -23,6 +23,10 @@ from typing import TYPE_CHECKING
 # at once (bench.local_latency, semantic_vad: speech_stopped to first audio 124 -> 49 ms, median). Set before
 # anything loads the OpenMP runtime; a value from the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ONNX Runtime's Linux builds (Silero, Smart Turn, Piper) keep a device id and a queue of usage events under
+# ~/.cache/Microsoft/DeveloperTools and upload them (its 1DS telemetry); an offline engine sends nothing. The
+# Piper process inherits it. A value from the environment wins.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from local_engine.runner import EngineSession, EngineStages
 from local_engine.server import LocalRealtimeServer

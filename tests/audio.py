@@ -1,4 +1,5 @@
-"""Test audio made at test time: speech from espeak-ng (resampled by sox), silence and low noise.
+"""Test audio made at test time: speech from espeak-ng (resampled by sox with -R: the same text gives the same audio,
+run after run, so a failure repeats with its seed), silence and low noise.
 
 All PCM is 16-bit little-endian mono at 24000 Hz (48 bytes per ms), the Realtime API's ``audio/pcm``.
 """
@@ -33,7 +34,7 @@ def speak_wav(text: str, path: Path | str, rate: int = RATE, *, words_per_minute
             capture_output=True,
         )
         subprocess.run(
-            ["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", str(path)],
+            ["sox", "-R", str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", str(path)],
             check=True,
             capture_output=True,
         )
