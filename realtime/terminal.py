@@ -30,7 +30,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO
 
@@ -125,7 +125,8 @@ class _Trace:
     def write(self, kind: str, **data: Any) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps({"t": round(self._clock(), 6), "type": kind, **data}) + "\n")
+        line = json.dumps({"t": round(self._clock(), 6), "type": kind, **data}, default=_jsonable)
+        self._file.write(line + "\n")
         self._file.flush()
 
     def event(self, event: AppEvent) -> None:
@@ -407,3 +408,11 @@ async def stdin_keys() -> AsyncIterator[str]:
             loop.remove_reader(fd)
         if restore is not None:
             restore()
+
+
+def _jsonable(value: object) -> object:
+    """A trace value JSON cannot write as it is: a dataclass (e.g. the calls of ``ToolCallsRequested``) as its
+    fields, anything else as its ``repr``."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return repr(value)

@@ -381,3 +381,17 @@ def test_missing_portaudio_is_one_line_naming_the_package(tmp_path: Path) -> Non
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip().count("\n") == 0, done.stderr
         assert "apt install libportaudio2" in done.stderr and "brew install portaudio" in done.stderr
+
+
+def test_the_trace_writes_every_app_event_even_one_carrying_tool_calls(tmp_path: Path) -> None:
+    import json
+
+    from realtime.events import PendingToolCall, ToolCallsRequested
+    from realtime.terminal import _Trace
+
+    trace = _Trace(tmp_path / "trace.jsonl", lambda: 1.5)
+    trace.event(ToolCallsRequested((PendingToolCall("call_1", "calculate", '{"expression": "2+2"}'),), "resp_1"))
+    trace.close()
+    (line,) = (tmp_path / "trace.jsonl").read_text().splitlines()
+    written = json.loads(line)
+    assert written["type"] == "app.tool.calls" and written["calls"][0]["name"] == "calculate"

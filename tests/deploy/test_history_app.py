@@ -80,7 +80,7 @@ async def test_thread_listed_resumed_owned_and_deleted(history_app: tuple[AppSer
     await chat.wait(lambda: any(t["id"] == thread_id for t in alice.threads()), 20, "the thread in the list")
     assert [t["id"] for t in alice.threads()] == [thread_id]
     assert alice.threads()[0]["name"] == "my favourite colour is teal"
-    assert bob.threads() == []
+    assert thread_id not in {t["id"] for t in bob.threads()}  # bob may have chats of his own (another test)
     assert bob.status_of("GET", f"/project/thread/{thread_id}") == 401
     assert bob.status_of("DELETE", "/project/thread", {"threadId": thread_id}) == 401
     intruder = bob.chat()
