@@ -62,6 +62,7 @@ PAUSE_S = 1.0
 LEAD_IN_MS = 1000  # silence streamed once before the first question
 SILENCE_DURATION_MS = 500
 TURN_TIMEOUT_S = 60
+SETTLE_S = 0.3  # after the clip's last chunk: its speech_started, if any, has arrived by then
 READY_TIMEOUT_S = 300.0
 
 
@@ -221,16 +222,24 @@ class Client:
         turn = Turn(clip, voiced_end_ms=(self.sent_bytes + clip.speech_end) / (2 * RATE / 1000))
         while not self.inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
             self.inbox.get_nowait()
-        await self.stream(clip.pcm, clip, turn)
-        microphone = asyncio.ensure_future(self.stream(silence(TURN_TIMEOUT_S * 1000)))  # the mic stays open
+        streamed = asyncio.Event()
+        waiter = asyncio.ensure_future(self._wait(turn, streamed))  # events are read while the clip is spoken
+        microphone: asyncio.Future[None] | None = None
         try:
-            return await self._wait(turn)
+            await self.stream(clip.pcm, clip, turn)
+            streamed.set()
+            microphone = asyncio.ensure_future(self.stream(silence(TURN_TIMEOUT_S * 1000)))  # the mic stays open
+            return await waiter
         finally:
-            microphone.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await microphone
+            for task in (waiter, microphone):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
-    async def _wait(self, turn: Turn) -> Turn:
+    async def _wait(self, turn: Turn, streamed: asyncio.Event) -> Turn:
+        """The events of ``turn`` until the clip has been streamed (and :data:`SETTLE_S` more), no speech is in
+        progress, a response followed the last ``speech_stopped`` and every committed item has its transcript."""
         stopped: float | None = None
         responses: set[str] = set()
         heard: set[str] = set()
@@ -240,8 +249,17 @@ class Client:
         done: dict[str, Any] | None = None
         try:
             async with asyncio.timeout(TURN_TIMEOUT_S):
-                while done is None or in_speech > 0 or not set(committed) <= transcripts.keys():
-                    arrived, event = await self.inbox.get()
+                settled: float | None = None
+                while True:
+                    if settled is None and streamed.is_set():
+                        settled = time.perf_counter() + SETTLE_S
+                    if (settled is not None and time.perf_counter() >= settled and done is not None
+                            and in_speech == 0 and set(committed) <= transcripts.keys()):  # fmt: skip
+                        break
+                    try:
+                        arrived, event = await asyncio.wait_for(self.inbox.get(), 0.05)
+                    except TimeoutError:
+                        continue
                     turn.events.append((arrived, event))
                     kind = event["type"]
                     if kind == "error":

@@ -53,8 +53,9 @@ async def judge_clip(clip: Clip, asr: WhisperTranscriber, turn: SmartTurn, verbo
         audio = vad.turn_audio()
         probability = turn.probability(audio)
         last_check = needed <= vad.schedule.checks[-1][1]
-        verdict = vad.judge(probability, text, needed, last_check=last_check)
-        pause_start_ms = (vad._silence_start or 0) / 16  # noqa: SLF001 (a bench's look inside)
+        first_check = needed >= vad.schedule.checks[0][1]
+        verdict = vad.judge(probability, text, needed, last_check=last_check, first_check=first_check)
+        pause_start_ms = (vad._silence_start or 0) / 16
         final = pause_start_ms >= voiced_end_ms - FINAL_SLACK_MS
         wrong = (final and not verdict and needed == vad.schedule.checks[0][1]) or (not final and verdict)
         line = (f"{'WRONG ' if wrong else ''}{'final' if final else 'inner'} pause at {pause_start_ms:.0f} ms, "
