@@ -232,7 +232,8 @@ _REQUEST_VERBS = frozenset(
 )  # fmt: skip
 STATEMENT_WORDS = 4
 """A statement (it ends with ``.``) of at least this many words, that opens with its subject ("We are having
-friends over on Saturday.") and asks for nothing, may be the first clause of a longer turn: its cue is
+friends over on Saturday.") and asks for nothing or has several clauses ("I have a meeting tomorrow morning, but I
+also need to pick up my car."), may be the first clauses of a longer turn: its cue is
 ``statement``, which a pause ends only from the second check of the schedule on (espeak-ng pauses about 200 ms at
 a comma, people 200-500 ms between clauses)."""
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*%?")
@@ -292,8 +293,13 @@ def transcript_cue(text: str) -> Cue:
         if sentence[0] in _SUBORDINATORS and "," not in last_sentence:
             return "doubtful"
         opening = [w for w in sentence if w not in _LEADING]
-        if (len(sentence) >= STATEMENT_WORDS and opening and opening[0] in _SUBJECTS
-                and not any(w in _REQUEST_VERBS or w.endswith("'d") for w in opening)):  # fmt: skip
+        asks = any(w in _REQUEST_VERBS or w.endswith("'d") for w in opening)
+        if (
+            len(sentence) >= STATEMENT_WORDS
+            and opening
+            and opening[0] in _SUBJECTS
+            and (not asks or "," in last_sentence)
+        ):
             return "statement"
     return "finished"
 
