@@ -75,6 +75,7 @@ class Turn:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     after_speech_ms: float | None = None  # last voiced sample -> first audio delta
     after_stopped_ms: float | None = None  # speech_stopped -> first audio delta
+    to_stopped_ms: float | None = None  # last voiced sample -> (the last) speech_stopped: turn detection alone
     voiced_end_ms: float = 0.0  # the last voiced sample, in the session's stream time (ms of audio appended)
     judged_ms: float | None = None  # speech_stopped's audio_end_ms - voiced_end_ms: the pause the engine heard
     transcript: str = ""
@@ -302,6 +303,7 @@ class Client:
         if first_audio is not None:
             turn.after_stopped_ms = (first_audio - stopped) * 1000
             turn.after_speech_ms = (first_audio - turn.voiced_end) * 1000
+        turn.to_stopped_ms = (stopped - turn.voiced_end) * 1000
         return turn
 
 
@@ -368,6 +370,8 @@ def report(mode: str, turns: list[Turn]) -> None:
         answered = sum(t.status in ("answered", "completed") for t in mine)
         print(f"{tag} turns: {len(mine)}, {answered} answered, {sum(t.segments > 1 for t in plain)} questions split")
         print(f"{tag} last voiced sample -> first audio delta: {summary(_latencies(plain))}")
+        print(f"{tag} last voiced sample -> speech_stopped:   "
+              f"{summary([t.to_stopped_ms for t in plain if t.to_stopped_ms is not None])}")  # fmt: skip
         print(f"{tag} speech_stopped -> first audio delta:     "
               f"{summary([t.after_stopped_ms for t in plain if t.after_stopped_ms is not None])}")  # fmt: skip
         print(f"{tag} pause heard before the turn ended: "
@@ -379,8 +383,10 @@ def report(mode: str, turns: list[Turn]) -> None:
         for kind in dict.fromkeys(t.clip.kind for t in plain):
             of_kind = [t for t in plain if t.clip.kind == kind]
             e, n = errors_of(of_kind)
+            stops = [t.to_stopped_ms for t in of_kind if t.to_stopped_ms is not None]
             print(f"{tag}   {kind:10s} {summary(_latencies(of_kind))}   max {max(_latencies(of_kind), default=0):5.0f}"
-                  f" ms   words {100 * e / max(n, 1):4.1f}%")  # fmt: skip
+                  f" ms   speech_stopped median {np.median(stops) if stops else float('nan'):4.0f} ms"
+                  f"   words {100 * e / max(n, 1):4.1f}%")  # fmt: skip
         voices = []
         for voice in VOICES:
             of_voice = [t for t in plain if t.clip.voice == voice]
