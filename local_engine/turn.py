@@ -216,6 +216,8 @@ _OBJECT_VERBS = frozenset(
 )  # fmt: skip
 # Verbs of two operands: "add 12" is the first half of "add 12 and 30".
 _TWO_OPERANDS = frozenset(["add", "multiply", "divide", "subtract", "compare", "between", "convert"])
+# Arithmetic operators: "What is 7 times?" waits for its second operand.
+_OPERATORS = frozenset(["times", "plus", "minus", "multiplied", "divided"])
 # A sentence that opens with one of these is a subordinate clause: its main clause is still to come ("If I leave
 # home at eight, ...", "Because it is late, ...").
 _SUBORDINATORS = frozenset(
@@ -260,10 +262,11 @@ def transcript_cue(text: str) -> Cue:
     ``is``...) without final punctuation. ``doubtful``: a preposition with final punctuation ("Where are you
     from?", but Whisper also puts ``?`` after a cut-off "Can you tell me about"), unless it follows a name; a verb
     that wants an object after ``to`` or ``you`` ("I would like to know."); one operand after a verb of two ("Can
-    you add 12?"); a fragment of at most :data:`FRAGMENT_WORDS` words ending on a question word, an auxiliary or a
-    pronoun ("What?", "Can you?"); a lone subordinate clause ("If I leave at eight."). ``statement``: see
-    :data:`STATEMENT_WORDS`. ``finished``: it ends with ``.``, ``?`` or ``!`` (Whisper punctuates from prosody and
-    syntax), or it is a short reply made of :data:`_ANSWERS` words ("Okay"). ``unknown`` otherwise."""
+    you add 12?") or an operator without its second ("What is 7 times?"); a fragment of at most
+    :data:`FRAGMENT_WORDS` words ending on a question word, an auxiliary or a pronoun ("What?", "Can you?"); a lone
+    subordinate clause ("If I leave at eight."). ``statement``: see :data:`STATEMENT_WORDS`. ``finished``: it ends
+    with ``.``, ``?`` or ``!`` (Whisper punctuates from prosody and syntax), or it is a short reply made of
+    :data:`_ANSWERS` words ("Okay"). ``unknown`` otherwise."""
     stripped = text.strip()
     found = _WORD.findall(stripped.lower())
     if not found or stripped.endswith((",", "...", "\u2026", "-", "\u2014", ";", ":")):
@@ -279,7 +282,7 @@ def transcript_cue(text: str) -> Cue:
         return "finished" if _stranded(stripped) else "doubtful"
     if last in _OBJECT_VERBS and len(found) >= 2 and found[-2] in ("to", "you"):
         return "doubtful"
-    if len(found) >= 2 and found[-2] in _TWO_OPERANDS:
+    if (len(found) >= 2 and found[-2] in _TWO_OPERANDS) or last in _OPERATORS:
         return "doubtful"
     if len(found) <= FRAGMENT_WORDS and last in _FRAGMENT_LAST and found[0] not in _ANSWERS:
         return "doubtful"

@@ -127,6 +127,8 @@ def test_smart_turn_tells_a_finished_sentence_from_one_cut_at_a_hesitation(
         ("How much is 100 divided by 4?", "finished"),
         ("What is 20% of 80?", "finished"),
         ("Can you add 12?", "doubtful"),  # one operand of two: "and 30" may follow
+        ("What is 7 times?", "doubtful"),
+        ("What is nine squared?", "finished"),
         # short replies and commands
         ("Thanks.", "finished"),
         ("Yes, please.", "finished"),
