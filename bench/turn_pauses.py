@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from collections import Counter
 
 from bench.turn_clips import Clip, make_clips
@@ -105,6 +107,8 @@ def main() -> None:
     args.kinds = [k for k in args.kinds.split(",") if k]
     args.voices = [v for v in args.voices.split(",") if v]
     asyncio.run(run(args))
+    sys.stdout.flush()
+    os._exit(0)  # CTranslate2's threads abort the interpreter's shutdown ("terminate called without an active ...")
 
 
 if __name__ == "__main__":
