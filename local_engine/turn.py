@@ -189,41 +189,135 @@ _PREPOSITIONS = frozenset(
     ["of", "to", "in", "on", "at", "by", "for", "with", "from", "about", "into", "onto", "over", "under",
      "between", "through", "during", "like", "as"]
 )  # fmt: skip
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# A question word or an auxiliary that ends an utterance of at most FRAGMENT_WORDS words ("What?", "What is?",
+# "I won't."), or an auxiliary and a pronoun alone ("Can you?"): what Whisper writes for the first syllables of a
+# question when a stop consonant's closure (60-110 ms of silence in "What time", "I want to") looked like a pause.
+_FRAGMENT_LAST = frozenset(
+    ["what", "where", "when", "how", "why", "who", "which", "is", "are", "was", "do", "does", "did", "can", "could",
+     "will", "would", "should", "shall", "may", "might", "must", "have", "has", "won't", "don't", "can't",
+     "didn't", "isn't"]
+)  # fmt: skip
+_PRONOUNS = frozenset(["i", "we", "they", "he", "she", "you", "it"])
+FRAGMENT_WORDS = 3
+_ANSWERS = frozenset(
+    ["yes", "yeah", "yep", "no", "nope", "okay", "ok", "sure", "thanks", "thank", "please", "right", "fine", "great",
+     "stop", "wait", "alright", "hello", "hi", "bye", "goodbye", "cool", "nice", "perfect", "exactly", "correct",
+     "absolutely", "good", "you", "so", "much", "not", "really", "maybe", "later", "of", "course", "never", "mind"]
+)  # fmt: skip
+"""Words of a whole short reply ("Okay", "Thank you", "Not really"): Whisper often leaves such a reply without
+final punctuation, and it ends the turn all the same."""
+# Verbs that want an object or a clause after them: after "to" or "you" they end no request ("I would like to
+# know", "Can you tell", "Can you add").
+_OBJECT_VERBS = frozenset(
+    ["know", "ask", "tell", "say", "add", "multiply", "divide", "subtract", "give", "show", "send", "remind",
+     "buy", "find", "get", "bring", "make", "call", "take", "put", "set", "play", "check", "see", "hear",
+     "learn", "explain", "describe", "recommend", "suggest", "help", "let", "compare", "translate", "convert",
+     "calculate", "order", "book", "write", "read"]
+)  # fmt: skip
+# Verbs of two operands: "add 12" is the first half of "add 12 and 30".
+_TWO_OPERANDS = frozenset(["add", "multiply", "divide", "subtract", "compare", "between", "convert"])
+# Arithmetic operators: "What is 7 times?" waits for its second operand.
+_OPERATORS = frozenset(["times", "plus", "minus", "multiplied", "divided"])
+# A sentence that opens with one of these is a subordinate clause: its main clause is still to come ("If I leave
+# home at eight, ...", "Because it is late, ...").
+_SUBORDINATORS = frozenset(
+    ["if", "when", "whenever", "although", "though", "because", "since", "unless", "while", "before", "after",
+     "once", "until", "whereas"]
+)  # fmt: skip
+_SUBJECTS = frozenset(["i", "we", "my", "our", "they", "he", "she", "it", "there", "this", "that", "i'm", "we're",
+                       "it's", "there's", "i've", "we've", "i'd", "the"])  # fmt: skip
+_LEADING = frozenset(["and", "but", "so", "or", "then", "also", "well", "now", "actually", "anyway"])
+# A statement about oneself that asks for something is a request ("I need a recipe for cookies.").
+_REQUEST_VERBS = frozenset(
+    ["want", "need", "like", "wonder", "wondering", "wish", "love", "hope", "think", "forgot", "don't", "can't",
+     "would", "please"]
+)  # fmt: skip
+STATEMENT_WORDS = 4
+"""A statement (it ends with ``.``) of at least this many words, that opens with its subject ("We are having
+friends over on Saturday.") and asks for nothing or has several clauses ("I have a meeting tomorrow morning, but I
+also need to pick up my car."), may be the first clauses of a longer turn: its cue is
+``statement``, which a pause ends only from the second check of the schedule on (espeak-ng pauses about 200 ms at
+a comma, people 200-500 ms between clauses)."""
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*%?")
 
-Cue = Literal["finished", "doubtful", "unfinished", "unknown"]
+Cue = Literal["finished", "statement", "doubtful", "unfinished", "unknown"]
+
+
+def _stranded(text: str) -> bool:
+    """Whether ``text``, a question ending on a preposition, strands it after a name ("What time zone is New York
+    in?", "Which country is Nairobi in?"): Whisper capitalises names, and a cut-off phrase ends on a preposition
+    after a verb or a common noun ("What is the weather like in?", "Can you help me plan a trip to?")."""
+    if not text.endswith("?"):
+        return False
+    cased = re.findall(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+", re.split(r"(?<=[.?!])\s+", text)[-1])
+    return len(cased) >= 3 and cased[-2][0].isupper() and cased[-2] != "I"
 
 
 def transcript_cue(text: str) -> Cue:
-    """What the words recognised so far say about the end of the turn.
+    """What the words recognised so far say about the end of the turn (numbers count as words: "What is 7 times
+    8?" ends on "8").
 
     ``unfinished``: nothing recognised, or the text ends with a comma, an ellipsis or a dash, or its last word is
     one a sentence does not end on (``the``, ``and``, ``um``...), or one it rarely ends on (``to``, ``about``,
-    ``is``...) without final punctuation; ``doubtful``: a preposition with final punctuation ("Where are you
-    from?", but Whisper also puts ``?`` after a cut-off "Can you tell me about"); ``finished``: it ends with
-    ``.``, ``?`` or ``!`` (Whisper punctuates from prosody and syntax); ``unknown`` otherwise."""
+    ``is``...) without final punctuation. ``doubtful``: a preposition with final punctuation ("Where are you
+    from?", but Whisper also puts ``?`` after a cut-off "Can you tell me about"), unless it follows a name; a verb
+    that wants an object after ``to`` or ``you`` ("I would like to know."); one operand after a verb of two ("Can
+    you add 12?") or an operator without its second ("What is 7 times?"); a fragment of at most
+    :data:`FRAGMENT_WORDS` words ending on a question word, an auxiliary or a pronoun ("What?", "Can you?"); a lone
+    subordinate clause ("If I leave at eight."). ``statement``: see :data:`STATEMENT_WORDS`. ``finished``: it ends
+    with ``.``, ``?`` or ``!`` (Whisper punctuates from prosody and syntax), or it is a short reply made of
+    :data:`_ANSWERS` words ("Okay"). ``unknown`` otherwise."""
     stripped = text.strip()
     found = _WORD.findall(stripped.lower())
     if not found or stripped.endswith((",", "...", "\u2026", "-", "\u2014", ";", ":")):
         return "unfinished"
     punctuated = stripped.endswith((".", "?", "!"))
-    if found[-1] in _NEVER_LAST or (found[-1] in _RARELY_LAST and not punctuated):
+    last = found[-1]
+    reply = len(found) <= FRAGMENT_WORDS and all(w in _ANSWERS for w in found)
+    if reply and (found[-2:] == ["thank", "you"] or last not in _NEVER_LAST | _RARELY_LAST):
+        return "finished"
+    if last in _NEVER_LAST or (last in _RARELY_LAST and not punctuated):
         return "unfinished"
-    if found[-1] in _PREPOSITIONS:
+    if last in _PREPOSITIONS:
+        return "finished" if _stranded(stripped) else "doubtful"
+    if last in _OBJECT_VERBS and len(found) >= 2 and found[-2] in ("to", "you"):
         return "doubtful"
-    return "finished" if punctuated else "unknown"
+    if (len(found) >= 2 and found[-2] in _TWO_OPERANDS) or last in _OPERATORS:
+        return "doubtful"
+    if len(found) <= FRAGMENT_WORDS and last in _FRAGMENT_LAST and found[0] not in _ANSWERS:
+        return "doubtful"
+    if len(found) == 2 and found[0] in _FRAGMENT_LAST and last in _PRONOUNS:  # "Can you?", not "How are you?"
+        return "doubtful"
+    if not punctuated:
+        return "unknown"
+    last_sentence = re.split(r"(?<=[.?!])\s+", stripped)[-1]
+    sentence = _WORD.findall(last_sentence.lower())
+    if stripped.endswith(".") and sentence:
+        if sentence[0] in _SUBORDINATORS and "," not in last_sentence:
+            return "doubtful"
+        opening = [w for w in sentence if w not in _LEADING]
+        asks = any(w in _REQUEST_VERBS or w.endswith("'d") for w in opening)
+        if (
+            len(sentence) >= STATEMENT_WORDS
+            and opening
+            and opening[0] in _SUBJECTS
+            and (not asks or "," in last_sentence)
+        ):
+            return "statement"
+    return "finished"
 
 
-SHORT_LAST_WORD_MS = 200
-"""A transcript that ends a sentence (cue ``finished``) but whose last word began less than this (ms) before the end
-of the voice is only ``doubtful``, unless that word is an object pronoun (:data:`_REDUCED_LAST`). Speakers lengthen
-the syllables before the end of an utterance (phrase-final lengthening: Klatt 1976, "Linguistic uses of segmental
-duration in English", JASA 59(5); Wightman et al. 1992, "Segmental durations in the vicinity of prosodic phrase
-boundaries", JASA 91(3)), so a last word that short is rather one cut by a pause in the middle of the sentence,
-which Whisper often misheard and punctuated ("I want to go to the beach and" heard as "I want to go to the beach
-end."). Unstressed pronouns stay short even at the end ("How are you?", "What time is it?"). On espeak-ng voices
-(54 questions, 30 sentences with a pause in their middle): the last word of a finished question began 234 ms or more
-before the end of the voice, except object pronouns (90-180 ms); a misheard word before a pause 111-158 ms. A wrong
+SHORT_LAST_WORD_MS = 150
+"""A transcript that ends a sentence (cue ``finished`` or ``statement``) but whose last word began less than this
+(ms) before the end of the voice is only ``doubtful``, unless that word is an object pronoun
+(:data:`_REDUCED_LAST`) or a number. Speakers lengthen the syllables before the end of an utterance (phrase-final
+lengthening: Klatt 1976, "Linguistic uses of segmental duration in English", JASA 59(5); Wightman et al. 1992,
+"Segmental durations in the vicinity of prosodic phrase boundaries", JASA 91(3)), so a last word that short is
+rather one cut by a pause in the middle of the sentence, which Whisper often misheard and punctuated ("I want to
+go to the beach and" heard as "I want to go to the beach end."). Unstressed pronouns stay short even at the end
+("How are you?", "What time is it?"). On the tuning half of ``bench.local_latency`` (espeak-ng and Piper voices):
+misheard words before a pause began 111-139 ms before the end of the voice (others, such as "to know.", have a
+cue of their own), the last word of a finished question 145 ms or more (most of them 250 ms or more). A wrong
 call costs latency (the turn ends at the schedule's last check), not words."""
 _REDUCED_LAST = frozenset(["it", "you", "me", "him", "her", "us", "them"])
 MIN_SILENCE_MS = 20
@@ -244,13 +338,15 @@ def quiet_ms(audio: np.ndarray) -> float:
 
 def heard_cue(heard: str) -> Cue:
     """:func:`transcript_cue`, with what the recognizer measured when ``heard`` is a :class:`Heard`: a ``finished``
-    sentence whose last word (not a pronoun) began less than :data:`SHORT_LAST_WORD_MS` before the end of the voice
-    is ``doubtful``."""
+    sentence or a ``statement`` whose last word (not a pronoun, not a number) began less than
+    :data:`SHORT_LAST_WORD_MS` before the end of the voice is ``doubtful``."""
     cue = transcript_cue(heard)
     last_word_ms = heard.last_word_ms if isinstance(heard, Heard) else None
     short = last_word_ms is not None and last_word_ms < SHORT_LAST_WORD_MS
-    if cue == "finished" and short and _WORD.findall(heard.lower())[-1] not in _REDUCED_LAST:
-        return "doubtful"
+    if cue in ("finished", "statement") and short:
+        last = _WORD.findall(heard.lower())[-1]
+        if last not in _REDUCED_LAST and not last[0].isdigit():
+            return "doubtful"
     return cue
 
 
@@ -271,7 +367,7 @@ class TurnSchedule:
 
 EAGERNESS: dict[str, TurnSchedule] = {
     "high": TurnSchedule(((32, 0.35), (320, 0.2), (768, 0.1)), 1500),
-    "medium": TurnSchedule(((64, 0.5), (480, 0.3), (960, 0.15), (1280, 0.1)), 2500),
+    "medium": TurnSchedule(((64, 0.5), (320, 0.3), (960, 0.15), (1280, 0.1)), 2500),
     "low": TurnSchedule(((320, 0.6), (800, 0.4), (1600, 0.2)), 4000),
 }
 EAGERNESS["auto"] = EAGERNESS["medium"]
@@ -341,26 +437,36 @@ class SemanticVadStream(SileroVadStream):
         return self._ring[max(0, self._ring.size - (self._done - first)) :].copy()
 
     @staticmethod
-    def judge(probability: float, transcript: str, needed: float, *, last_check: bool = False) -> bool:
+    def judge(
+        probability: float, transcript: str, needed: float, *, last_check: bool = False, first_check: bool = False
+    ) -> bool:
         """Whether a pause ends the turn: never when the transcript so far is unfinished (:func:`heard_cue`); when
-        it is doubtful, only at the schedule's ``last_check``; yes when it ends a sentence, or when it has no final
-        punctuation and Smart Turn's probability reaches ``needed`` plus :data:`UNPUNCTUATED_MARGIN`.
+        it is doubtful, only at the schedule's ``last_check``; when it is a statement, at any check but the
+        ``first_check``; yes when it ends a sentence; when it has no final punctuation (cue ``unknown``), at the
+        ``last_check``, or at another check but the first when Smart Turn's probability reaches ``needed`` plus
+        :data:`UNPUNCTUATED_MARGIN`.
 
         The transcript votes first because on synthetic test voices (espeak-ng, Piper) Smart Turn v3.2's
-        probability did not separate finished sentences from the same sentences cut mid-phrase (it does answer
-        near 0 after a hesitation such as "um", but also for some finished questions)."""
+        probability did not separate finished sentences from the same sentences cut mid-phrase: on the tuning half
+        of ``bench.turn_pauses`` it answered 0.01-0.3 for many finished questions and above 0.9 in many pauses in
+        the middle of a sentence."""
         cue = heard_cue(transcript)
         if cue == "unfinished":
             return False
         if cue == "doubtful":
             return last_check
-        return cue == "finished" or probability >= needed + UNPUNCTUATED_MARGIN
+        if cue == "statement":
+            return not first_check
+        if cue == "unknown":
+            return last_check or (not first_check and probability >= needed + UNPUNCTUATED_MARGIN)
+        return True
 
     async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
         """Judge the current pause with ``transcript`` (the words so far) and, when they leave it open (cue
         ``unknown``), Smart Turn (on a worker thread; needs ``turn``), then :meth:`judge`. Returns the end of the
         turn (:meth:`end_turn`) when the pause ends it and no speech came meanwhile, else ``None``. Smart Turn
-        does not run when the words decide: the model would only take a core from the recognizer. The first check
+        does not run when its answer cannot change the verdict (the words decide, or it is the first or the last
+        check): the model would only take a core from the recognizer. The first check
         of a pause whose audio does not end in :data:`MIN_SILENCE_MS` of quiet is not judged: :meth:`due_check`
         hands it out again after the next audio."""
         audio, judged, pause = self.turn_audio(), self._done, self._pause_id
@@ -371,14 +477,15 @@ class SemanticVadStream(SileroVadStream):
             return None
         text = await transcript
         probability = 0.5
-        if self._turn is not None and heard_cue(text) == "unknown":
+        last_check = needed <= self.schedule.checks[-1][1]
+        first_check = needed >= self.schedule.checks[0][1]
+        if self._turn is not None and heard_cue(text) == "unknown" and not (first_check or last_check):
             probability = await asyncio.to_thread(self._turn.probability, audio)
             self.last_probability = probability
-        last_check = needed <= self.schedule.checks[-1][1]
         last_word_ms = text.last_word_ms if isinstance(text, Heard) else None
         log.debug("pause judged: needed %.2f, Smart Turn %.3f, words %r, last word began %s ms before the end of the"
                   " voice", needed, probability, text[-60:], last_word_ms)  # fmt: skip
-        if not self.judge(probability, text, needed, last_check=last_check):
+        if not self.judge(probability, text, needed, last_check=last_check, first_check=first_check):
             return None
         if pause != self._pause_id:
             return None  # speech came (and maybe another pause) while judging: this pause is over

@@ -125,10 +125,74 @@ def test_smart_turn_tells_a_finished_sentence_from_one_cut_at_a_hesitation(
         ("Please turn on the?", "unfinished"),
         ("", "unfinished"),
         ("Tell me a joke", "unknown"),
+        # numbers are words: the last word is "8", not "times"
+        ("What is 7 times 8?", "finished"),
+        ("Can you add 12 and 30?", "finished"),
+        ("How much is 100 divided by 4?", "finished"),
+        ("What is 20% of 80?", "finished"),
+        ("Can you add 12?", "doubtful"),  # one operand of two: "and 30" may follow
+        ("What is 7 times?", "doubtful"),
+        ("What is nine squared?", "finished"),
+        # short replies and commands
+        ("Thanks.", "finished"),
+        ("Yes, please.", "finished"),
+        ("Stop.", "finished"),
+        ("Okay", "finished"),  # Whisper left it unpunctuated
+        ("Thank you", "finished"),
+        ("How are you?", "finished"),
+        ("I don't know.", "finished"),
+        # what Whisper writes at a pause in the middle of a sentence
+        ("I would like to know.", "doubtful"),
+        ("I need to know.", "doubtful"),
+        ("Can you tell?", "doubtful"),
+        ("What?", "doubtful"),
+        ("Can you?", "doubtful"),
+        ("What is?", "doubtful"),
+        ("What is, um,", "unfinished"),
+        ("What is the weather like in?", "doubtful"),
+        ("If I leave home at eight.", "doubtful"),
+        ("We are having friends over on Saturday.", "statement"),
+        # stranded after a name, a request phrased as a statement
+        ("What time zone is New York in?", "finished"),
+        ("Which country is Nairobi in?", "finished"),
+        ("I need a recipe for chocolate chip cookies.", "finished"),
+        ("We are having friends over on Saturday, and one of them is vegan, so what can I cook?", "finished"),
     ],
 )
 def test_transcript_cue(text: str, cue: str) -> None:
     assert transcript_cue(text) == cue
+
+
+def test_each_kind_of_question_ends_at_the_first_check_and_a_mid_sentence_pause_never_does() -> None:
+    """The first check of ``medium`` with a Smart Turn probability far from any threshold either way, and last
+    words that began well away from :data:`SHORT_LAST_WORD_MS`: the words decide."""
+    judge, (first, second, *_, last) = SemanticVadStream.judge, EAGERNESS["medium"].checks
+    long = SHORT_LAST_WORD_MS + 150.0
+    finished = ["What is 7 times 8?", "Can you add 12 and 30?", "What time is it in Berlin?", "Who is Ada Lovelace?",
+                "Thanks.", "Yes, please.", "Stop.", "Okay", "Turn up the volume.",
+                "Could you explain how solar panels work, and whether they are worth it for a house?"]  # fmt: skip
+    for text in finished:
+        for probability in (0.02, 0.98):
+            assert judge(probability, Heard(text, long), first[1], first_check=True), (text, probability)
+    cut = ["I would like to know.", "Can you add 12?", "Can you?", "What is, um,", "Tell me about",
+           "What is the weather like in?", "If I leave home at eight."]  # fmt: skip
+    for text in cut:
+        for probability in (0.02, 0.98):
+            for needed, is_first in ((first[1], True), (second[1], False)):
+                assert not judge(probability, Heard(text, long), needed, first_check=is_first), (text, needed)
+        # a long pause ends it all the same, unless the words cannot end a sentence (then only the longest pause)
+        assert judge(0.02, Heard(text, long), last[1], last_check=True) == (transcript_cue(text) == "doubtful")
+
+
+def test_a_statement_waits_for_the_second_check_and_unpunctuated_words_never_end_at_the_first() -> None:
+    judge, (first, second, *_, last) = SemanticVadStream.judge, EAGERNESS["medium"].checks
+    statement = "We are having friends over on Saturday."  # a comma's pause: "..., so what can I cook?"
+    assert not judge(0.98, statement, first[1], first_check=True)
+    assert judge(0.02, statement, second[1])
+    unpunctuated = "Tell me a joke ad"  # Smart Turn answered 0.97 in the pause after "and"
+    assert not judge(0.99, unpunctuated, first[1], first_check=True)
+    assert judge(0.99, unpunctuated, second[1]) and not judge(0.02, unpunctuated, second[1])
+    assert judge(0.02, unpunctuated, last[1], last_check=True)
 
 
 def test_judge_waits_on_unfinished_words() -> None:
@@ -145,6 +209,8 @@ def test_a_sentence_ended_on_a_short_word_is_doubtful_unless_the_word_is_a_prono
     assert heard_cue(Heard("I want to go to the beach end.", short)) == "doubtful"
     assert heard_cue(Heard("Where do penguins live?", long)) == "finished"
     assert heard_cue(Heard("How are you?", short)) == "finished"
+    assert heard_cue(Heard("What is 7 times 8?", short)) == "finished"  # a number: "eight" is short
+    assert heard_cue(Heard("We are having friends over on Saturday.", short)) == "doubtful"
     assert heard_cue("I want to go to the beach end.") == "finished"  # nothing measured: the words alone
     assert heard_cue(Heard("I need a recipe for", long)) == "unfinished"
     judge = SemanticVadStream.judge
