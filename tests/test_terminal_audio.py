@@ -176,6 +176,46 @@ def test_mic_question_is_answered_aloud_and_talking_over_the_answer_cuts_it(puls
     )
 
 
+def test_mic_over_gpt_live_the_answer_is_heard_and_stops_when_the_model_yields(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    question = speak_wav("Tell me a story.", tmp_path / "question.wav")
+    interruption = speak_wav("Wait, please stop there.", tmp_path / "stop.wav")
+    recorder = Recorder(pulse)
+    program = Program(pulse, tmp_path / "trace.jsonl", "--protocol", "live")
+    try:
+        program.wait_for("Listening", 45)
+        pulse.play(question).wait(15)
+        assert "story" in program.wait_for("you:", 20).lower()
+        first_audio = program.wait_event("app.audio.delta", 20)
+        time.sleep(2.5)
+        talk_at = time.monotonic()
+        pulse.play(interruption).wait(15)
+        time.sleep(1.0)
+        events = program.events()
+        code = program.interrupt()
+    finally:
+        program.kill()
+        recorder.stop()
+    assert code == 0, (code, "\n".join(program.err))
+    samples, t0 = recorder.samples()
+    soundfile.write(str(tmp_path / "heard.wav"), samples.astype("<i2"), RATE, subtype="PCM_16")
+    levels = frame_levels(samples)
+    sounding = frame_sounding(samples)
+
+    def frame_at(t: float) -> int:
+        return int((t - t0) * 100)
+
+    onset = int(np.argmax(sounding[frame_at(first_audio["t"]) :])) + frame_at(first_audio["t"])
+    assert (levels > AUDIBLE_DBFS)[onset : frame_at(talk_at)].mean() > 0.5, "the answer was not heard"
+    # GPT-Live has no speech_started: the model yields, the client says so (Interrupted), the player stops.
+    cut = next(e for e in events if e["type"] == "app.interrupted" and e["response_id"] == first_audio["response_id"])
+    assert cut["t"] > talk_at and cut["audio_end_ms"] is None
+    silent = next(f for f in range(frame_at(cut["t"]) - 10, len(levels) - 20) if not sounding[f : f + 20].any())
+    assert t0 + silent / 100 - cut["t"] < CUT_WITHIN_S
+    print(f"GPT-Live: cut {1000 * (t0 + silent / 100 - cut['t']):.0f} ms after app.interrupted")
+
+
 @pytest.mark.parametrize("echo", ["gate", "none"])
 def test_through_a_loudspeaker_the_echo_gate_keeps_the_answer_from_cutting_itself(
     pulse: PulseServer, tmp_path: Path, echo: str
