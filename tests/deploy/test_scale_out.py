@@ -83,7 +83,9 @@ async def test_requests_of_a_browser_stay_on_one_replica(stack: Stack) -> None:
         assert len(seen[key]) == 1, (key, seen[key])
     used = {next(iter(seen[k])) for k in keys}
     print(f"\n12 browsers over {len(used)} replicas: " + ", ".join(sorted(used)))
-    assert used == {r.url.removeprefix("http://") for r in stack.replicas}
+    # Consistent hashing spreads the browsers over every replica that is up (all of them, unless the failover
+    # test below, in a random order, stopped one first: then none reach it).
+    assert used == {r.url.removeprefix("http://") for r in stack.replicas if r.process.poll() is None}
 
 
 async def test_chat_survives_its_replica(stack: Stack, speech: Callable[[str], Path]) -> None:
