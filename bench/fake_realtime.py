@@ -7,8 +7,9 @@ every ``response.create``, and for microphone audio an answer that streams back:
 ``input_audio_buffer.append`` is answered with one ``response.output_audio.delta`` of 100 ms, inside responses of
 50 deltas. On ``/v1/live/sessions`` it speaks GPT-Live the same way (``openai/types/live/``): ``session.start`` is
 answered by ``session.started``, every ``session.input_audio.append`` (the client appends silence while the
-microphone is off, so this is every chat, all the time) by one ``session.output_audio.delta`` of 100 ms of a tone,
-audible, so the client relays it, with an output transcript fragment every 10 deltas.
+microphone is off, so this is every chat, all the time) by one ``session.output_audio.delta`` of 100 ms: silence
+for the client's silence (the model is quiet too, and the client relays none of it), else a tone, audible, so the
+client relays it, with an output transcript fragment every 10 deltas.
 Audio carries time stamps: the simulated browser writes the wall-clock send time (float64 LE) into the
 first 8 bytes of every chunk, so this server measures the upstream lag (browser -> app -> here) of each append;
 each output delta carries this server's send time the same way, for the browser to measure the downstream lag.
@@ -37,6 +38,7 @@ STAMP = struct.Struct("<d")
 DELTA_BYTES = 4800  # 100 ms of PCM16 at 24 kHz
 DELTAS_PER_RESPONSE = 50
 LIVE_PATH = "/v1/live/sessions"
+_SILENCE = base64.b64encode(bytes(DELTA_BYTES)).decode()
 _TONE = b"".join(
     struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * i / 24000))) for i in range(DELTA_BYTES // 2)
 )
@@ -109,7 +111,11 @@ class FakeRealtime:
             kind = event.get("type")
             if kind == "session.input_audio.append":
                 self._stamped_up(event["audio"])
-                seconds += len(base64.b64decode(event["audio"])) / 48000
+                pcm = base64.b64decode(event["audio"])
+                seconds += len(pcm) / 48000
+                if not any(pcm):  # the client's own silence (microphone off): the model is quiet too
+                    await send({"type": "session.output_audio.delta", "delta": _SILENCE}, False)
+                    continue
                 out = bytearray(_TONE)
                 STAMP.pack_into(out, 0, time.time())
                 await send({"type": "session.output_audio.delta", "delta": base64.b64encode(out).decode()}, False)

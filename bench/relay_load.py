@@ -56,8 +56,9 @@ def _on_event(browser: list[Browser]) -> Any:
     def handle(event: str, data: Any) -> None:
         if event == "audio_chunk" and browser and isinstance(data, dict):
             pcm = data.get("data")
-            if isinstance(pcm, bytes) and len(pcm) >= STAMP.size:
-                browser[0].down_ms.append((time.time() - STAMP.unpack_from(pcm)[0]) * 1000.0)
+            stamp = STAMP.unpack_from(pcm)[0] if isinstance(pcm, bytes) and len(pcm) >= STAMP.size else 0.0
+            if stamp > 1e9:  # the service's stamp (GPT-Live's short pauses inside a turn are relayed unstamped)
+                browser[0].down_ms.append((time.time() - stamp) * 1000.0)
 
     return handle
 
