@@ -164,15 +164,8 @@ class EngineHost:
             with contextlib.suppress(ConnectionClosed):
                 await conn.send(json.dumps(wire, separators=(",", ":")))
 
-        try:
-            stages = await self.ready()
-        except Exception as exc:
-            log.error("local engine models failed to load: %s", exc)
-            await conn.close(1011, "the local engine's models failed to load")
-            return
-        if len(self.sessions) >= self.max_sessions:
-            log.warning("refused a session: %d are open", len(self.sessions))
-            await conn.close(1013, "the local engine serves as many sessions as it can; try again later")
+        stages = await self._admit(conn)
+        if stages is None:
             return
         if beta and not model.startswith("gpt-4o"):
             model = BETA_MODEL  # preview sessions name one of the preview models (openai.types.beta.realtime)
@@ -202,6 +195,21 @@ class EngineHost:
             await session.close()
             log.info("session closed")
 
+    async def _admit(self, conn: Connection) -> EngineStages | None:
+        """The loaded stages for a new session, or ``None`` after closing ``conn`` with why: 1011 when the models
+        failed to load, 1013 when :attr:`max_sessions` are open (both protocols' sessions count)."""
+        try:
+            stages = await self.ready()
+        except Exception as exc:
+            log.error("local engine models failed to load: %s", exc)
+            await conn.close(1011, "the local engine's models failed to load")
+            return None
+        if len(self.sessions) >= self.max_sessions:
+            log.warning("refused a session: %d are open", len(self.sessions))
+            await conn.close(1013, "the local engine serves as many sessions as it can; try again later")
+            return None
+        return stages
+
     async def _serve_live(self, conn: Connection) -> None:
         """Serve one GPT-Live connection (:class:`local_engine.live_front.LiveState`) until it closes; the session
         closes it itself after ``session.closed`` (1000)."""
@@ -210,15 +218,8 @@ class EngineHost:
             with contextlib.suppress(ConnectionClosed):
                 await conn.send(json.dumps(event, separators=(",", ":")))
 
-        try:
-            stages = await self.ready()
-        except Exception as exc:
-            log.error("local engine models failed to load: %s", exc)
-            await conn.close(1011, "the local engine's models failed to load")
-            return
-        if len(self.sessions) >= self.max_sessions:
-            log.warning("refused a session: %d are open", len(self.sessions))
-            await conn.close(1013, "the local engine serves as many sessions as it can; try again later")
+        stages = await self._admit(conn)
+        if stages is None:
             return
         if self.live is None:
             self.live = live_settings()
