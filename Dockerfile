@@ -48,7 +48,7 @@ COPY tools ./tools
 RUN mkdir -p /app/.files /app/.data && chown app:app /app/.files /app/.data && chmod 1777 /app/.files
 # PYTHONPATH: the `chainlit` command does not put /app on the import path, and the app imports some of its
 # packages late (the local engine at startup).
-# ORT_DISABLE_TELEMETRY: ONNX Runtime (Silero VAD, Smart Turn, Piper) otherwise keeps a device id and a telemetry
+# ORT_DISABLE_TELEMETRY: ONNX Runtime (Silero VAD, Piper) otherwise keeps a device id and a telemetry
 # queue in ~/.cache/Microsoft/DeveloperTools and uploads usage events (1DS telemetry of its Linux builds, ONNX
 # Runtime's docs/Privacy.md); an offline engine sends nothing, and the home directory may be read-only.
 ENV DATA_DIR=/app/.data \

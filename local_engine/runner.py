@@ -431,15 +431,15 @@ class EngineSession:
             self.state.speech_transcript_delta(listening.deltas())
             listening.pause(getattr(vad, "pause_ms", None), command.end_ms)
             self._foresee(vad, command.generation)
-        if isinstance(vad, TurnJudge) and (needed := vad.due_check()) is not None:
-            self._spawn(f"turn-{command.generation}", self._settle(vad, command.generation, needed))
+        if isinstance(vad, TurnJudge) and (check := vad.due_check()) is not None:
+            self._spawn(f"turn-{command.generation}", self._settle(vad, command.generation, check))
 
-    async def _settle(self, vad: TurnJudge, generation: int, needed: float) -> None:
+    async def _settle(self, vad: TurnJudge, generation: int, check: int) -> None:
         """Judge a pause of ``semantic_vad`` off the feeding path; a turn that ends is a VAD result."""
         listening = self._listening
         transcript = listening.transcript_so_far() if listening is not None else _nothing()
         try:
-            stopped = await vad.settle(needed, transcript)
+            stopped = await vad.settle(check, transcript)
         except asyncio.CancelledError:
             raise
         except Exception:

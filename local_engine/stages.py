@@ -67,11 +67,11 @@ class TurnJudge(VadStream, Protocol):
     """A :class:`VadStream` that asks before a pause ends the turn (``semantic_vad``): after each feed the runner
     calls :meth:`due_check`, and when a check is due, :meth:`settle` off the feeding path."""
 
-    def due_check(self) -> float | None:
-        """The probability a judgement needs now, when a pause reached a check not handed out yet; else ``None``."""
+    def due_check(self) -> int | None:
+        """The index of the check due now, when a pause reached a check not handed out yet; else ``None``."""
         ...
 
-    async def settle(self, needed: float, transcript: Awaitable[str]) -> VadSpeechStopped | None:
+    async def settle(self, check: int, transcript: Awaitable[str]) -> VadSpeechStopped | None:
         """Judge the pause (``transcript``: the words so far); the turn's end when it is over, else ``None``."""
         ...
 

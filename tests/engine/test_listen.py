@@ -21,7 +21,7 @@ import soxr
 
 from local_engine.asr import WhisperTranscriber
 from local_engine.runner import EngineStages
-from local_engine.turn import SemanticVadStream, SmartTurn
+from local_engine.turn import SemanticVadStream
 from local_engine.vad import SileroVad, SileroVadStream
 from tests.audio import silence, speak_pcm, words
 from tests.engine.fakes import Harness, ScriptedReplies, ToneSynthesizer
@@ -60,10 +60,10 @@ def real_stages(
     synthesizer: ToneSynthesizer | None = None,
     replies: ScriptedReplies | None = None,
 ) -> EngineStages:
-    vad_model, turn = SileroVad.shared(), SmartTurn.shared()
+    vad_model = SileroVad.shared()
     return EngineStages(
         vad=lambda t, p, s: SileroVadStream(vad_model, t, p, s),
-        semantic_vad=lambda e, t, p: SemanticVadStream(vad_model, e, turn=turn, threshold=t, prefix_padding_ms=p),
+        semantic_vad=lambda e, t, p: SemanticVadStream(vad_model, e, threshold=t, prefix_padding_ms=p),
         transcriber=transcriber,
         synthesizer=synthesizer or ToneSynthesizer(),
         replies=replies or ScriptedReplies(),
@@ -87,7 +87,7 @@ async def test_semantic_vad_ends_a_finished_question_soon_and_streams_its_words(
     await h.session.open()
     # Long enough (about 7 s) for several decodes while it is spoken, also on a busy machine, and with no pause
     # inside: "... the moon is from the earth and how long ..." had one of 140 ms after a question that could end
-    # there, where Smart Turn's score on the dithered speech (tests/audio.py) sometimes passed 0.5 and ended it.
+    # there, which may end the turn.
     speech = speak_pcm(
         "Could you tell me how many days a rocket with three people on board needs to fly all the way from the "
         "earth to the moon?"

@@ -1,4 +1,4 @@
-"""GPT-Live against the local engine with its real models (VAD, Smart Turn, Whisper, Piper, the built-in
+"""GPT-Live against the local engine with its real models (VAD, Whisper, Piper, the built-in
 responder), through the official ``openai`` client over a loopback websocket: a spoken question (espeak-ng, made at
 test time) gets input transcript fragments, an output transcript and speech. Every event is parsed by the client's
 ``openai.types.live`` models."""

@@ -1,28 +1,18 @@
-"""Semantic end of turn: Smart Turn v3.2's features and model, the transcript cue, ``semantic_vad``'s stream.
+"""Semantic end of turn: the transcript cue, the judge, ``semantic_vad``'s stream.
 
 Speech is made at test time with espeak-ng (tests/audio.py)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
-import soxr
 
-from local_engine import models
-from local_engine.models import ModelError
 from local_engine.stages import Heard, VadSpeechStarted, VadSpeechStopped
 from local_engine.turn import (
     EAGERNESS,
     SHORT_LAST_WORD_MS,
-    WINDOW,
     SemanticVadStream,
-    SmartTurn,
-    fit_window,
     heard_cue,
-    log_mel_features,
     quiet_ms,
     transcript_cue,
 )
@@ -32,80 +22,11 @@ from tests.audio import noise, silence, speak_pcm
 pytestmark = pytest.mark.models
 
 
-def to_16k(pcm: bytes) -> np.ndarray:
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
-    return np.asarray(soxr.resample(samples, 24_000, 16_000), dtype=np.float32)
-
-
 def spoken(text: str) -> bytes:
     """``text`` from espeak-ng without its trailing silence."""
     speech = speak_pcm(text)
     loud = np.flatnonzero(np.abs(np.frombuffer(speech, dtype="<i2")) > 300)
     return speech[: int(loud[-1] + 1) * 2]
-
-
-@pytest.fixture(scope="module")
-def smart_turn() -> SmartTurn:
-    return SmartTurn.shared()
-
-
-# ---------------------------------------------------------------------------------------------------- features
-
-
-def test_features_have_the_models_shape_and_range() -> None:
-    t = np.arange(16_000 * 3) / 16_000
-    tone = (0.3 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32)
-    features = log_mel_features(fit_window(tone))
-    assert features.shape == (80, 800) and features.dtype == np.float32
-    assert features.min() >= features.max() - 2.0 - 1e-6  # log10 clamped 8 below the peak, then divided by 4
-    # The tone sits in the last 3 s (padding goes before the audio) and in the mel band around 1 kHz (Slaney:
-    # the 15th mel of 0..45.2, i.e. filter ~26 of 80).
-    assert features[:, :400].max() < features[:, 600:].max()
-    assert 22 <= int(np.argmax(features[:, 700])) <= 30
-
-
-def test_fit_window_keeps_the_end_and_pads_before() -> None:
-    short = np.ones(1000, dtype=np.float32)
-    fitted = fit_window(short)
-    assert fitted.size == WINDOW and fitted[-1000:].all() and not fitted[:-1000].any()
-    long = np.arange(WINDOW + 5, dtype=np.float32)
-    assert fit_window(long)[0] == 5
-    with pytest.raises(ValueError, match="128000"):
-        log_mel_features(np.zeros(10, dtype=np.float32))
-
-
-# ---------------------------------------------------------------------------------------------------- model
-
-
-def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
-    path = models.smart_turn_path()
-    copy = tmp_path / "smart-turn.onnx"
-    shutil.copyfile(path, copy)
-    with copy.open("r+b") as f:
-        f.seek(1000)
-        f.write(b"\0\1\2\3")
-    with pytest.raises(ModelError, match="Smart Turn"):
-        models.verify_file(copy, models.SMART_TURN_SHA256, "Smart Turn v3.2")
-
-
-@pytest.mark.parametrize(
-    ("finished", "cut"),
-    [
-        ("I went to the store and bought some milk.", "I went to the store and, um,"),
-        ("I would like a cup of coffee.", "I would like a cup of, um,"),
-    ],
-)
-def test_smart_turn_tells_a_finished_sentence_from_one_cut_at_a_hesitation(
-    smart_turn: SmartTurn, finished: str, cut: str
-) -> None:
-    # sox dithers the speech with fresh noise on every call (tests/audio.py), and the model hears it: over 200 calls
-    # each, "... a cup of coffee." gave 0.195 to 0.908 (median 0.66), "... bought some milk." 0.878 to 0.970, and
-    # both cut phrases 0.005 every time. So the finished sentence is not held above 0.5 (where coffee sits): the
-    # bounds are half the lowest finished score and four times the highest cut one.
-    pause = np.zeros(3200, dtype=np.float32)  # 200 ms, as after the first check of eagerness "medium"
-    done = smart_turn.probability(np.concatenate((pause, to_16k(speak_pcm(finished)), pause)))
-    going_on = smart_turn.probability(np.concatenate((pause, to_16k(speak_pcm(cut)), pause)))
-    assert going_on < 0.02 and done > 0.1, (done, going_on)
 
 
 # ---------------------------------------------------------------------------------------------------- transcript
@@ -164,44 +85,48 @@ def test_transcript_cue(text: str, cue: str) -> None:
 
 
 def test_each_kind_of_question_ends_at_the_first_check_and_a_mid_sentence_pause_never_does() -> None:
-    """The first check of ``medium`` with a Smart Turn probability far from any threshold either way, and last
-    words that began well away from :data:`SHORT_LAST_WORD_MS`: the words decide."""
-    judge, (first, second, *_, last) = SemanticVadStream.judge, EAGERNESS["medium"].checks
+    """Last words that began well away from :data:`SHORT_LAST_WORD_MS`: the words decide."""
+    judge = SemanticVadStream.judge
     long = SHORT_LAST_WORD_MS + 150.0
     finished = ["What is 7 times 8?", "Can you add 12 and 30?", "What time is it in Berlin?", "Who is Ada Lovelace?",
                 "Thanks.", "Yes, please.", "Stop.", "Okay", "Turn up the volume.",
                 "Could you explain how solar panels work, and whether they are worth it for a house?"]  # fmt: skip
     for text in finished:
-        for probability in (0.02, 0.98):
-            assert judge(probability, Heard(text, long), first[1], first_check=True), (text, probability)
+        assert judge(Heard(text, long), first_check=True), text
     cut = ["I would like to know.", "Can you add 12?", "Can you?", "What is, um,", "Tell me about",
            "What is the weather like in?", "If I leave home at eight."]  # fmt: skip
     for text in cut:
-        for probability in (0.02, 0.98):
-            for needed, is_first in ((first[1], True), (second[1], False)):
-                assert not judge(probability, Heard(text, long), needed, first_check=is_first), (text, needed)
+        assert not judge(Heard(text, long), first_check=True), text
+        assert not judge(Heard(text, long)), text  # the second check
         # a long pause ends it all the same, unless the words cannot end a sentence (then only the longest pause)
-        assert judge(0.02, Heard(text, long), last[1], last_check=True) == (transcript_cue(text) == "doubtful")
+        assert judge(Heard(text, long), last_check=True) == (transcript_cue(text) == "doubtful")
 
 
-def test_a_statement_waits_for_the_second_check_and_unpunctuated_words_never_end_at_the_first() -> None:
-    judge, (first, second, *_, last) = SemanticVadStream.judge, EAGERNESS["medium"].checks
-    statement = "We are having friends over on Saturday."  # a comma's pause: "..., so what can I cook?"
-    assert not judge(0.98, statement, first[1], first_check=True)
-    assert judge(0.02, statement, second[1])
-    unpunctuated = "Tell me a joke ad"  # Smart Turn answered 0.97 in the pause after "and"
-    assert not judge(0.99, unpunctuated, first[1], first_check=True)
-    assert judge(0.99, unpunctuated, second[1]) and not judge(0.02, unpunctuated, second[1])
-    assert judge(0.02, unpunctuated, last[1], last_check=True)
+def test_words_that_may_end_a_sentence_wait_for_the_second_check() -> None:
+    judge = SemanticVadStream.judge
+    long = SHORT_LAST_WORD_MS + 150.0
+    maybe = [
+        Heard("We are having friends over on Saturday.", long),  # a comma's pause: "..., so what can I cook?"
+        Heard("Call John Smith", long),  # no final punctuation
+    ]
+    for heard in maybe:
+        assert not judge(heard, first_check=True), heard
+        assert judge(heard) and judge(heard, last_check=True), heard
 
 
 def test_judge_waits_on_unfinished_words() -> None:
     judge = SemanticVadStream.judge
-    assert judge(0.01, "How far away is the moon?", 0.5)  # the words end a sentence
-    assert not judge(0.99, "Can you tell me about", 0.15)  # the words do not, whatever the model hears
-    assert not judge(0.99, "I went to the store and um", 0.15)
-    assert not judge(0.99, "What is the best way to?", 0.5) and judge(0.0, "What is it about?", 0.15, last_check=True)
-    assert judge(0.8, "Tell me a joke", 0.5) and not judge(0.6, "Tell me a joke", 0.5)  # no final punctuation
+    assert judge("How far away is the moon?", first_check=True)  # the words end a sentence
+    assert not judge("Can you tell me about", last_check=True)  # they do not: only the longest pause ends it
+    assert not judge("I went to the store and um", last_check=True)
+    assert not judge("What is the best way to?") and judge("What is it about?", last_check=True)
+    assert judge("Call her.", first_check=True)  # "her" is an object here, not a possessive
+    assert not judge("Is Taylor Swift on her", first_check=True)
+    assert judge("When does the sun set, though?", first_check=True)
+    assert not judge("It is late though", last_check=True)
+    # trailing off: the longest pause but one ends it, unless the last word cannot end a sentence
+    assert not judge("when will I arrive...") and judge("when will I arrive...", last_check=True)
+    assert not judge("The thing is...", last_check=True)
 
 
 def test_a_sentence_ended_on_a_short_word_is_doubtful_unless_the_word_is_a_pronoun() -> None:
@@ -213,9 +138,12 @@ def test_a_sentence_ended_on_a_short_word_is_doubtful_unless_the_word_is_a_prono
     assert heard_cue(Heard("We are having friends over on Saturday.", short)) == "doubtful"
     assert heard_cue("I want to go to the beach end.") == "finished"  # nothing measured: the words alone
     assert heard_cue(Heard("I need a recipe for", long)) == "unfinished"
+    # without punctuation too ("and" heard as "ad"): that waits for the longest pause
+    assert heard_cue(Heard("Tell me a joke ad", short)) == "doubtful"
+    assert heard_cue(Heard("Tell me a joke ad", long)) == "unknown"
     judge = SemanticVadStream.judge
-    cut = Heard("I want to go to the beach end.", short)
-    assert not judge(0.99, cut, 0.5) and judge(0.99, cut, 0.15, last_check=True)
+    cut = Heard("Tell me a joke ad", short)
+    assert not judge(cut) and judge(cut, last_check=True)
 
 
 def test_quiet_at_the_end_of_the_audio() -> None:
@@ -237,30 +165,29 @@ async def test_the_first_check_is_judged_again_when_the_audio_does_not_end_in_qu
         return "How far away is the moon?"
 
     hum = noise(20, level_dbfs=-30.0)  # no speech for Silero, but louder than -40 dBFS
-    while (needed := stream.due_check()) is None:
+    while (check := stream.due_check()) is None:
         assert stream.feed(hum) == []
-    assert needed == EAGERNESS["medium"].checks[0][1]
-    assert await stream.settle(needed, words()) is None  # the audio judged ends in sound: not judged
+    assert check == 0
+    assert await stream.settle(check, words()) is None  # the audio judged ends in sound: not judged
     stream.feed(silence(64))
-    assert stream.due_check() == needed  # the first check again, with the new audio
-    assert isinstance(await stream.settle(needed, words()), VadSpeechStopped)
+    assert stream.due_check() == 0  # the first check again, with the new audio
+    assert isinstance(await stream.settle(0, words()), VadSpeechStopped)
 
 
 def test_semantic_stream_hands_out_each_check_once_and_ends_when_told() -> None:
     stream = SemanticVadStream(SileroVad.shared(), "medium")
     events = stream.feed(silence(500) + spoken("How far away is the moon?"))
     assert [type(e) for e in events] == [VadSpeechStarted]
-    checks: list[tuple[int, float]] = []
+    checks: list[tuple[int, int]] = []
     while (stream.pause_ms or 0) < 700:  # 20 ms of silence at a time
         assert stream.feed(silence(20)) == []
-        needed = stream.due_check()
-        if needed is not None:
-            checks.append((stream.pause_ms or 0, needed))
+        check = stream.due_check()
+        if check is not None:
+            checks.append((stream.pause_ms or 0, check))
     first, second = EAGERNESS["medium"].checks[:2]
-    assert [n for _, n in checks] == [first[1], second[1]]
-    assert first[0] <= checks[0][0] < first[0] + 100
-    audio = stream.turn_audio()
-    assert 1.0 < audio.size / 16_000 < 8.0
+    assert [c for _, c in checks] == [0, 1]
+    assert first <= checks[0][0] < first + 100 and second <= checks[1][0] < second + 100
+    assert stream.tail_audio().size == 16_000  # the last second: its end is measured for quiet
     stopped = stream.end_turn()
     assert isinstance(stopped, VadSpeechStopped)
     assert stopped.audio_end_ms == stream.processed_ms
@@ -278,7 +205,7 @@ async def test_doubtful_words_wait_through_a_pause_of_one_second() -> None:
     for _ in range(150):  # 3 s of silence, 20 ms at a time
         stream.feed(silence(20))
         pause = stream.pause_ms
-        if (needed := stream.due_check()) is not None and await stream.settle(needed, words()) is not None:
+        if (check := stream.due_check()) is not None and await stream.settle(check, words()) is not None:
             ended_at = pause
             break
     assert ended_at is not None and 1000 < ended_at < EAGERNESS["medium"].max_pause_ms, ended_at
@@ -297,7 +224,7 @@ def test_speech_after_a_pause_starts_the_checks_again() -> None:
     assert stream.feed(spoken("the moon")) == []  # same turn: no new speech_started
     assert stream.in_speech and stream.due_check() is None
     stream.feed(silence(300))
-    assert stream.due_check() == EAGERNESS["medium"].checks[0][1]
+    assert stream.due_check() == 0
 
 
 def test_unknown_eagerness_is_refused() -> None:
