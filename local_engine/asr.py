@@ -55,10 +55,10 @@ PAD_MS = 300
 EDGE_MS = 150
 MAX_WINDOW_S = 28
 """Seconds of audio one request decodes at most (Whisper's window is 30 s)."""
-BEAM_SIZE = 2
-"""Beam search width. On the bench's 24 questions in four espeak-ng voices (10 s window): greedy 14.0% word errors,
-a beam of 2 10.4% (232 ms median per decode on the 2-core machine), of 5 9.6% (339 ms): 2 keeps the end of the turn
-fast."""
+BEAM_SIZE = 5
+"""Beam search width, the default of faster-whisper's ``WhisperModel.transcribe``. ``python -m bench.asr_wer --half
+tuning --beams 2,4,5`` (53 clips in seven voices, whole decodes, the 2-core machine): a beam of 2 9.6% word errors,
+4 and 5 7.4%, each decode 55-60 ms median, p95 83-93 ms: the wider beam costs the end of the turn about 5 ms."""
 STREAM_STEP_MS = 1500
 """While the user speaks, a new hypothesis is decoded after this much more audio."""
 REUSE_QUIET_MS = 10
@@ -82,6 +82,9 @@ UNHEARD_MS = 60
 steps, puts a word Whisper adds in the silence after the speech at the end of the voice, while a spoken word, even a
 short one, begins 150 ms or more before it (espeak-ng voices, 150 words per minute)."""
 _LETTERS = re.compile(r"[^\W_]")  # a word, not a lone punctuation mark
+MIN_REPEATED_WORDS = 2
+"""A phrase said again is taken for Whisper's repetition only when it has at least this many words ("No, no." and
+"Bye bye." stay as they are)."""
 TOKENS_PER_S = 50  # Whisper's decoder positions per second of audio (20 ms each), what alignments count in
 _FINAL, _PARTIAL = 0, 1  # request priorities
 
@@ -131,11 +134,34 @@ class Decoded:
             kept -= 1
         if not kept:
             return Heard("")
+        kept = repeated_phrase([self.words[i].text for i in spoken[:kept]]) or kept
         last = self.words[spoken[kept - 1]]
         if kept == len(spoken):
             return Heard(self.text, (self.voiced_end - last.start) * 1000)
         end = spoken[kept]  # the first word dropped: the punctuation after the last one kept stays
         return Heard("".join(w.text for w in self.words[:end]), (self.voiced_end - last.start) * 1000)
+
+    def final_text(self) -> str:
+        """:attr:`text`, once when Whisper wrote it over and over (:func:`repeated_phrase`; aligned decodes only)."""
+        spoken = [i for i, w in enumerate(self.words) if _LETTERS.search(w.text)]
+        kept = repeated_phrase([self.words[i].text for i in spoken])
+        if not kept:
+            return self.text
+        return "".join(w.text for w in self.words[: spoken[kept]])
+
+
+def repeated_phrase(words: list[str]) -> int | None:
+    """How many of ``words`` to keep when they are one phrase of at least :data:`MIN_REPEATED_WORDS` words said
+    again at least once, the last time maybe cut short ("Where is Lisbon? Where is Lisbon? Where is"): the length
+    of the phrase; ``None`` when they are not. Words compare by their letters and digits, lower-cased. Whisper
+    tiny.en wrote such repetitions for short questions followed by silence on ``bench.local_latency`` ("Sound good
+    sound good", "Speak more slowly. Speak more slowly."; the repetition loops Radford et al. 2022 name among
+    Whisper's failures, section 4.5), and each copy after the first is an inserted word error."""
+    plain = [re.sub(r"[^\w']", "", w).lower() for w in words]
+    for period in range(MIN_REPEATED_WORDS, len(plain) // 2 + 1):
+        if all(plain[i] == plain[i - period] for i in range(period, len(plain))):
+            return period
+    return None
 
 
 @dataclass
@@ -582,7 +608,7 @@ class TranscriptionStream:
         together are the transcript. Only audio pushed since the last :meth:`hypothesis` is decoded again."""
         decoded = await self._decode_all()
         self.close()
-        text = decoded.text.rstrip()
+        text = decoded.final_text().rstrip()
         if not text.startswith(self._confirmed):  # a long turn decoded window by window: deltas restart
             self._confirmed, self._emitted = "", 0
         self._confirmed = text

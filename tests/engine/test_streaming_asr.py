@@ -19,6 +19,7 @@ from local_engine.asr import (
     Decoded,
     WhisperTranscriber,
     Word,
+    repeated_phrase,
     split_windows,
     window_frames,
 )
@@ -125,6 +126,20 @@ def test_heard_drops_the_words_aligned_after_the_voice() -> None:
     assert kept == " I need a recipe for" and kept.last_word_ms == pytest.approx(560.0)
     assert Decoded(" Hello.", ()).heard() == " Hello." and Decoded(" Hello.", ()).heard().last_word_ms is None
     assert Decoded(" it.", (), added, voiced_end=1.54).heard() == ""
+
+
+def test_a_phrase_whisper_wrote_again_is_kept_once() -> None:
+    assert repeated_phrase(["Sound", "good", "sound", "good"]) == 2
+    assert repeated_phrase([" Where", " is", " Lisbon?", " Where", " is", " Lisbon?", " Where", " is"]) == 3
+    assert repeated_phrase(["No,", "no."]) is None  # one word said twice is speech
+    assert repeated_phrase(["I", "think", "I", "think", "so"]) is None and repeated_phrase([]) is None
+    first = (Word(" Speak", 0.1, 0.4, 0.9), Word(" more", 0.4, 0.6, 0.9), Word(" slowly.", 0.6, 1.1, 0.9))
+    again = (Word(" Speak", 1.1, 1.15, 0.5), Word(" more", 1.15, 1.2, 0.5), Word(" slowly.", 1.2, 1.25, 0.5))
+    decoded = Decoded(" Speak more slowly. Speak more slowly.", (), first + again, voiced_end=1.3)
+    heard = decoded.heard()
+    assert heard == " Speak more slowly." and heard.last_word_ms == pytest.approx(700.0)
+    assert decoded.final_text() == " Speak more slowly."
+    assert Decoded(" Hello. Hello.", ()).final_text() == " Hello. Hello."  # not aligned: as written
 
 
 async def test_silence_gives_an_empty_transcript(transcriber: WhisperTranscriber) -> None:
