@@ -1,5 +1,5 @@
 """Turn detection and recognition during speech through the runner, on the real models (Silero VAD, Whisper
-tiny.en, Smart Turn v3.2); replies and speech are the stand-ins of tests/engine/fakes.py.
+tiny.en); replies and speech are the stand-ins of tests/engine/fakes.py.
 
 Speech is made at test time with espeak-ng; audio is appended in 170 ms chunks at real-time pace."""
 
