@@ -126,7 +126,7 @@ class Decoded:
         aligned."""
         if self.voiced_end is None:
             return Heard(self.text)
-        spoken = [i for i, w in enumerate(self.words) if _LETTERS.search(w.text)]
+        spoken = self._spoken()
         if not spoken:
             return Heard(self.text)
         kept = len(spoken)
@@ -143,11 +143,15 @@ class Decoded:
 
     def final_text(self) -> str:
         """:attr:`text`, once when Whisper wrote it over and over (:func:`repeated_phrase`; aligned decodes only)."""
-        spoken = [i for i, w in enumerate(self.words) if _LETTERS.search(w.text)]
+        spoken = self._spoken()
         kept = repeated_phrase([self.words[i].text for i in spoken])
         if not kept:
             return self.text
         return "".join(w.text for w in self.words[: spoken[kept]])
+
+    def _spoken(self) -> list[int]:
+        """Indices of the :attr:`words` that are words, not lone punctuation."""
+        return [i for i, w in enumerate(self.words) if _LETTERS.search(w.text)]
 
 
 def repeated_phrase(words: list[str]) -> int | None:

@@ -298,10 +298,6 @@ class SemanticVadStream(SileroVadStream):
             self._checks_done += 1
         return self._checks_done - 1
 
-    def tail_audio(self) -> np.ndarray:
-        """The last :data:`TAIL_MS` (at most) of the audio judged by the VAD: float32, 16 kHz."""
-        return self._ring.copy()
-
     @staticmethod
     def judge(transcript: str, *, first_check: bool = False, last_check: bool = False) -> bool:
         """Whether a pause ends the turn, by the words so far (:func:`heard_cue`): never when they are

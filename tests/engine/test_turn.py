@@ -187,7 +187,6 @@ def test_semantic_stream_hands_out_each_check_once_and_ends_when_told() -> None:
     first, second = EAGERNESS["medium"].checks[:2]
     assert [c for _, c in checks] == [0, 1]
     assert first <= checks[0][0] < first + 100 and second <= checks[1][0] < second + 100
-    assert stream.tail_audio().size == 16_000  # the last second: its end is measured for quiet
     stopped = stream.end_turn()
     assert isinstance(stopped, VadSpeechStopped)
     assert stopped.audio_end_ms == stream.processed_ms
