@@ -61,11 +61,16 @@ from realtime.core import SessionCore, SessionFactory, session_factory
 from realtime.events import AppEvent, RealtimeError, Reconnected, Reconnecting, ToolOutput
 from realtime.providers import ConfigurationError, Provider, build_provider
 from realtime.redaction import redact, secret_values
-from realtime.transport import Connection, ConnectionRefused, Connector, websocket_connector
+from realtime.transport import (
+    Connection,
+    ConnectionRefused,
+    Connector,
+    is_fatal_close,
+    is_fatal_handshake,
+    websocket_connector,
+)
 
 __all__ = [
-    "FATAL_CLOSE_CODES",
-    "FATAL_HANDSHAKE_STATUSES",
     "MAX_QUEUED_EVENTS",
     "ConnectionFailed",
     "FatalConnectionError",
@@ -78,10 +83,6 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[AppEvent], Awaitable[None] | None]
 
-FATAL_CLOSE_CODES = frozenset({1008, 4000, 4001, 4002, 4003})
-"""Close codes after which reconnecting cannot help (policy violation, the service's authentication and
-protocol-shape codes)."""
-FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
 MAX_QUEUED_EVENTS = 5000
 """Events one ``events()`` iterator may have waiting (minutes of audio deltas)."""
 CLOSE_TIMEOUT_S = 5.0
@@ -422,7 +423,7 @@ class RealtimeClient:
                 raise ConnectionFailed(f"{self.provider.label}: cannot connect ({exc})") from None
             hint = {401: "the key or token was rejected", 403: "access denied", 404: "wrong endpoint or model"}
             message = f"{self.provider.label}: HTTP {exc.status} ({hint.get(exc.status, 'handshake refused')})"
-            if exc.status in FATAL_HANDSHAKE_STATUSES:
+            if is_fatal_handshake(exc.status):
                 raise _Fatal(message) from None
             raise ConnectionFailed(message) from None
 
@@ -477,7 +478,7 @@ class RealtimeClient:
         shown = redact(reason or "", secret_values(self.settings))[:80]  # the settings' keys, even if not registered
         when = f" {when}" if when else ""
         message = f"{self.provider.label} closed the connection{when} (code {code}{': ' + shown if shown else ''})"
-        return _Fatal(message) if code in FATAL_CLOSE_CODES else ConnectionFailed(message)
+        return _Fatal(message) if is_fatal_close(code) else ConnectionFailed(message)
 
     async def _close_connection(self, ws: Connection) -> None:
         with contextlib.suppress(Exception):

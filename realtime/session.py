@@ -78,9 +78,7 @@ from realtime.protocol import (
 )
 
 __all__ = [
-    "FATAL_CLOSE_CODES",
     "FATAL_ERROR_CODES",
-    "FATAL_HANDSHAKE_STATUSES",
     "RETRYABLE_ERROR_CODES",
     "SILENT_ERROR_CODES",
     "AudioPlayback",
@@ -88,9 +86,7 @@ __all__ = [
     "PendingToolCall",
     "RealtimeSession",
     "ToolOutput",
-    "classify_close",
     "classify_error",
-    "classify_handshake",
     "heard_part",
 ]
 
@@ -109,29 +105,6 @@ FATAL_ERROR_CODES = frozenset(
 )
 RETRYABLE_ERROR_CODES = frozenset({"rate_limit_exceeded", "server_error", "session_expired"})
 SILENT_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
-
-
-FATAL_CLOSE_CODES = frozenset({1008, 4000, 4001, 4002, 4003})
-"""Websocket close codes after which reconnecting cannot help: policy violation (authentication, permission) and
-the 4000-4003 range services use for authentication and permission failures."""
-
-FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
-"""HTTP statuses of a refused handshake that a retry cannot fix (key, permission, endpoint or model)."""
-
-
-def classify_close(code: int | None) -> ErrorClass:
-    """The class of a connection's close: ``fatal`` for :data:`FATAL_CLOSE_CODES`, ``silent`` for a normal close
-    (1000, 1001), ``retryable`` otherwise (an abnormal end, 1011 server error, no close frame)."""
-    if code in FATAL_CLOSE_CODES:
-        return "fatal"
-    if code in (1000, 1001):
-        return "silent"
-    return "retryable"
-
-
-def classify_handshake(status: int | None) -> ErrorClass:
-    """The class of a refused handshake: ``fatal`` for :data:`FATAL_HANDSHAKE_STATUSES`, else ``retryable``."""
-    return "fatal" if status in FATAL_HANDSHAKE_STATUSES else "retryable"
 
 
 def classify_error(code: str | None, message: str | None = None) -> ErrorClass:

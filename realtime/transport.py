@@ -34,18 +34,41 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.frames import Close
 
 __all__ = [
+    "FATAL_CLOSE_CODES",
+    "FATAL_HANDSHAKE_STATUSES",
     "MAX_QUEUED_FRAMES",
     "Connection",
     "ConnectionRefused",
     "Connector",
     "MemoryConnection",
     "Serve",
+    "is_fatal_close",
+    "is_fatal_handshake",
     "memory_connector",
     "memory_pair",
     "websocket_connector",
 ]
 
 log = logging.getLogger(__name__)
+
+FATAL_CLOSE_CODES = frozenset({1008, 4000, 4001, 4002, 4003})
+"""Websocket close codes after which reconnecting cannot help: 1008 policy violation (RFC 6455 section 7.4.1; what a
+service closes with for a rejected key or permission) and 4000-4003, the application range services use for
+authentication and protocol-shape failures."""
+
+FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
+"""HTTP statuses of a refused handshake that a retry cannot fix (key, permission, endpoint or model)."""
+
+
+def is_fatal_close(code: int | None) -> bool:
+    """Whether a connection closed with ``code`` (``None``: no close frame) is not worth reconnecting."""
+    return code in FATAL_CLOSE_CODES
+
+
+def is_fatal_handshake(status: int | None) -> bool:
+    """Whether a handshake refused with HTTP ``status`` (``None``: no response) is not worth retrying."""
+    return status in FATAL_HANDSHAKE_STATUSES
+
 
 MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024
 """Largest server frame the client accepts. The largest legitimate server events are ``session.updated`` with

@@ -604,22 +604,6 @@ def test_a_cut_after_a_full_stop_reads_as_one_ellipsis() -> None:
     assert _cut("One sentence. Two words here", 50, 100) == "One sentence..."
 
 
-@pytest.mark.parametrize(
-    ("close_code", "kind"),
-    [(1008, "fatal"), (4001, "fatal"), (1000, "silent"), (1011, "retryable"), (None, "retryable")],
-)
-def test_the_session_classifies_closes(close_code: int | None, kind: str) -> None:
-    from realtime.session import classify_close
-
-    assert classify_close(close_code) == kind
-
-
-def test_the_session_classifies_refused_handshakes() -> None:
-    from realtime.session import classify_handshake
-
-    assert [classify_handshake(s) for s in (401, 403, 404, 429, 500)] == ["fatal"] * 3 + ["retryable"] * 2
-
-
 def test_abandoning_the_answer_ends_it_for_the_app_and_lets_the_next_request_go_at_once() -> None:
     s = Script()
     s.session.send_text("hello?")

@@ -99,3 +99,18 @@ async def test_a_normal_close_ends_the_reader_after_the_frames_sent_before() -> 
 def test_a_bound_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         memory_pair(max_queued=0)
+
+
+@pytest.mark.parametrize(
+    ("close_code", "fatal"), [(1008, True), (4001, True), (1000, False), (1011, False), (None, False)]
+)
+def test_only_policy_and_authentication_closes_are_fatal(close_code: int | None, fatal: bool) -> None:
+    from realtime.transport import is_fatal_close
+
+    assert is_fatal_close(close_code) is fatal
+
+
+def test_a_refused_key_permission_or_endpoint_is_fatal_a_busy_server_is_not() -> None:
+    from realtime.transport import is_fatal_handshake
+
+    assert [is_fatal_handshake(s) for s in (401, 403, 404, 429, 500, None)] == [True] * 3 + [False] * 3
