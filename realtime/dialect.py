@@ -74,9 +74,17 @@ def format_from_beta(fmt: str | Json | None) -> Json | None:
 # ---------------------------------------------------------------------------------------------------- session
 
 
+_GA_ONLY_SESSION_FIELDS = frozenset(
+    ["type", "audio", "output_modalities", "max_output_tokens", "reasoning", "parallel_tool_calls"]
+)
+
+
 def session_to_beta(session: Json) -> Json:
-    """GA session object -> flat beta session object (``modalities``, ``voice``, ``input_audio_format``...)."""
-    out = {k: v for k, v in session.items() if k not in ("type", "audio", "output_modalities", "max_output_tokens")}
+    """GA session object -> flat beta session object (``modalities``, ``voice``, ``input_audio_format``...).
+    ``reasoning`` and ``parallel_tool_calls`` are dropped: the preview api-versions' session has neither (GA
+    reasoning models only; ``realtime.model_lifecycle.accepts_reasoning`` decides by the model's name, and an Azure
+    preview deployment may be named like one)."""
+    out = {k: v for k, v in session.items() if k not in _GA_ONLY_SESSION_FIELDS}
     if "output_modalities" in session:
         modalities = session["output_modalities"] or ["audio"]
         out["modalities"] = ["text", "audio"] if "audio" in modalities else ["text"]

@@ -87,6 +87,17 @@ def test_session_update_validates_in_both_dialects(mode: str) -> None:
     assert dialect.client_event_from_beta(beta)["session"] == {**wire["session"], "type": "realtime"}
 
 
+def test_a_preview_deployment_named_like_a_reasoning_model_gets_no_reasoning_fields() -> None:
+    tools = [{"type": "function", "name": "calculate", "description": "x", "parameters": {"type": "object"}}]
+    opts = SessionOptions(model="gpt-realtime-2", reasoning_effort="low")
+    wire = SessionUpdate(session=opts.to_session_config(tools)).to_wire()
+    assert wire["session"]["reasoning"] == {"effort": "low"} and "parallel_tool_calls" in wire["session"]
+    beta = dialect.client_event_to_beta(wire)
+    assert "reasoning" not in beta["session"] and "parallel_tool_calls" not in beta["session"]
+    assert beta["session"]["tools"] == wire["session"]["tools"]
+    BETA_CLIENT.validate_python(beta)
+
+
 def test_assistant_item_content_types_map_between_dialects() -> None:
     item = ConversationItem(type="message", role="assistant", content=[{"type": "output_text", "text": "hi"}])
     wire = ConversationItemCreate(item=item).to_wire()
