@@ -4,9 +4,10 @@
 
 Each clip (questions and paused sentences, PCM16 24 kHz) is transcribed whole by
 :meth:`~local_engine.asr.WhisperTranscriber.transcribe` (one decode, no streaming, no turn detection) with
-:data:`~local_engine.asr.BEAM_SIZE` set to each width in turn. Prints per width the word error rate (Levenshtein
-distance over lower-cased words, numbers written out: ``bench.turn_clips.words``) and the median and p95 ms of one
-decode on this machine. Tune on ``--half tuning`` only. Nothing is asserted.
+:attr:`~local_engine.asr.WhisperTranscriber.beam_size` set to each width in turn. Prints per width the word error
+rate (Levenshtein distance over lower-cased words, numbers written out: ``bench.turn_clips.words``), overall, per kind
+and per voice, and the median and p95 ms of one decode on this machine: the recognizer's own errors, which no turn
+detection or streaming can remove. Tune on ``--half tuning`` only. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -30,19 +31,24 @@ async def run(args: argparse.Namespace) -> None:
     await transcriber.warm_up()
     print(f"{len(clips)} clips (half: {args.half}), {os.cpu_count()} CPUs")
     for beam in args.beams:
-        asr.BEAM_SIZE = beam
-        errors = total = 0
+        transcriber.beam_size = beam
+        by_kind: dict[str, list[int]] = {}
+        by_voice: dict[str, list[int]] = {}
         times: list[float] = []
         for clip in clips:
             before = len(transcriber.decode_ms)
             text = await transcriber.transcribe(clip.pcm)
             times += list(transcriber.decode_ms)[before:]
             reference = words(clip.text)
-            errors += word_errors(reference, words(text))
-            total += len(reference)
-        rate = 100 * errors / total
-        print(f"beam {beam}: word error rate {rate:.1f}% ({errors} errors in {total} words), decode median "
-              f"{np.median(times):.0f} ms, p95 {np.percentile(times, 95):.0f} ms", flush=True)  # fmt: skip
+            for tally in (by_kind.setdefault(clip.kind, [0, 0]), by_voice.setdefault(clip.voice, [0, 0])):
+                tally[0] += word_errors(reference, words(text))
+                tally[1] += len(reference)
+        errors, total = (sum(t[i] for t in by_kind.values()) for i in (0, 1))
+        print(f"beam {beam}: word error rate {100 * errors / total:.1f}% ({errors} errors in {total} words), decode "
+              f"median {np.median(times):.0f} ms, p95 {np.percentile(times, 95):.0f} ms", flush=True)  # fmt: skip
+        for label, tallies in (("kind", by_kind), ("voice", by_voice)):
+            shown = ", ".join(f"{name} {100 * e / n:.1f}% ({e}/{n})" for name, (e, n) in tallies.items())
+            print(f"  by {label}: {shown}", flush=True)
     transcriber.close()
 
 

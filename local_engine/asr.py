@@ -260,10 +260,16 @@ class WhisperTranscriber:
 
     The model is loaded once, in the constructor; ``model_dir`` defaults to :func:`whisper_model_dir` (bundled
     tiny.en, hash-checked, or ``LOCAL_ASR_MODEL``). Raises :class:`~local_engine.models.ModelError` when the model
-    is missing or not the pinned one.
+    is missing or not the pinned one. ``beam_size``: the width of the beam search (:data:`BEAM_SIZE`); an
+    attribute, so a benchmark can compare widths on one loaded model.
     """
 
-    def __init__(self, model_dir: Path | str | None = None, *, cpu_threads: int = 2) -> None:
+    def __init__(
+        self, model_dir: Path | str | None = None, *, cpu_threads: int = 2, beam_size: int = BEAM_SIZE
+    ) -> None:
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1; got {beam_size}")
+        self.beam_size = beam_size
         self.model_dir = Path(model_dir) if model_dir is not None else whisper_model_dir()
         self._model = WhisperModel(
             str(self.model_dir),
@@ -328,7 +334,7 @@ class WhisperTranscriber:
         result = self._model.model.generate(
             encoded,
             [sequence],
-            beam_size=BEAM_SIZE,
+            beam_size=self.beam_size,
             max_length=budget,
             return_scores=True,
             return_no_speech_prob=True,

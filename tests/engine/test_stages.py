@@ -246,3 +246,8 @@ def test_missing_files_and_hub_names_are_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(models.LOCAL_ASR_MODEL_ENV, str(tmp_path))
     with pytest.raises(ModelError, match=r"no model\.bin"):
         models.whisper_model_dir()
+
+
+def test_a_beam_narrower_than_one_is_refused_before_the_model_loads() -> None:
+    with pytest.raises(ValueError, match="beam_size"):
+        WhisperTranscriber("/nonexistent", beam_size=0)
