@@ -74,6 +74,7 @@ from local_engine.live_session import (
     session_resource,
     tokens,
 )
+from local_engine.resumption import continues_turn, resumed_history
 from local_engine.stages import FunctionCall, ReplyRequest, VadSpeechStarted, VadSpeechStopped
 from realtime.protocol import BYTES_PER_MS
 
@@ -197,6 +198,11 @@ class LiveState:
         self._heard_words = False  # an input transcript delta was sent
         self._turn_words = False  # ... in the user's current turn
         self._pending: dict[str, int] = {}  # transcription job -> session ms its turn ended
+        self._turn_end: int | None = None  # session ms the last turn the VAD ended ended at
+        self._resuming = False  # the speech in progress continues that turn (local_engine.resumption)
+        self._resuming_jobs: set[str] = set()  # transcriptions of turns that continue the one before
+        self._last_said: str | None = None  # the user item of the last spoken turn
+        self._continues: dict[str, str] = {}  # user item -> the earlier user item it continues
         self._answer: _Answer | None = None
         self._acks: deque[_Ack] = deque()
         self._usage_marks = 0
@@ -454,6 +460,7 @@ class LiveState:
 
     def _speech_started(self, start_ms: int) -> None:
         self._speech_start = start_ms
+        self._resuming = continues_turn(self._turn_end, start_ms, semantic_vad().prefix_padding_ms)
         self._transcript_ms = max(self._transcript_ms, start_ms)
         self._turn_words = False
         answer = self._answer
@@ -468,6 +475,10 @@ class LiveState:
         pcm = bytes(self._buffer[a:b])[: self.limits.max_transcribe_ms * BYTES_PER_MS]
         job = self._new_id("asr")
         self._pending[job] = end_ms
+        self._turn_end = end_ms
+        if self._resuming:
+            self._resuming_jobs.add(job)
+        self._resuming = False
         if len(self._pending) > self.limits.max_pending_transcriptions:
             self.transcription_failed(job, "Too many transcriptions in progress in this session.")
             return
@@ -492,6 +503,8 @@ class LiveState:
         answers it."""
         del audio_ms
         end_ms = self._pending.pop(job, None)
+        resumes = job in self._resuming_jobs
+        self._resuming_jobs.discard(job)
         if end_ms is None or self._closed:
             return
         delta = text.strip() if rest is None else rest
@@ -501,13 +514,19 @@ class LiveState:
         text = text.strip()[: self.limits.max_text_chars]
         if not text:
             return
-        self._remember({"id": self._new_id("item"), "type": "message", "role": "user",
+        item_id = self._new_id("item")
+        self._remember({"id": item_id, "type": "message", "role": "user",
                         "content": [{"type": "input_audio", "transcript": text}]})  # fmt: skip
+        self._continues = {k: v for k, v in self._continues.items() if k in self.items}
+        if resumes and self._last_said is not None:
+            self._continues[item_id] = self._last_said
+        self._last_said = item_id
         if self._answer is None:
             self._answer_turn()
 
     def transcription_failed(self, job: str, message: str) -> None:
         """The user's turn could not be recognised: it is not answered."""
+        self._resuming_jobs.discard(job)
         if self._pending.pop(job, None) is not None:
             log.warning("live transcription failed: %s", message[:200])
 
@@ -541,7 +560,8 @@ class LiveState:
             tool_choice = responses.get("tool_choice") or "auto"
         elif delegation.get("type") == "client":
             tools = [copy.deepcopy(DELEGATE_TOOL)]
-        history = [copy.deepcopy(item) for item in self.items.values()] + [copy.deepcopy(i) for i in extra]
+        history = resumed_history([copy.deepcopy(item) for item in self.items.values()], self._continues)
+        history += [copy.deepcopy(i) for i in extra]
         instructions = self.session.get("instructions") or DEFAULT_INSTRUCTIONS
         return ReplyRequest(instructions=instructions, history=history, tools=tools, tool_choice=tool_choice)
 

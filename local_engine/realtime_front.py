@@ -64,6 +64,7 @@ from local_engine.core import (
     semantic_vad,
 )
 from local_engine.realtime_items import RealtimeItems, _Response
+from local_engine.resumption import continues_turn, resumed_history
 from local_engine.stages import FunctionCall, ReplyRequest, VadSpeechStarted, VadSpeechStopped
 from realtime.protocol import (
     BYTES_PER_MS,
@@ -161,6 +162,10 @@ class EngineState(RealtimeItems):
         self._vad_ms = 0.0  # stream time up to which the VAD has answered
         self._speech_item: str | None = None
         self._speech_start_ms: int | None = None
+        self._prefix_padding_ms = 300
+        self._last_turn: tuple[str, int] | None = None  # the last turn the VAD ended: its item, its audio_end_ms
+        self._resumes: str | None = None  # the item the speech in progress continues (local_engine.resumption)
+        self._continues: dict[str, str] = {}  # user item -> the earlier user item it continues
         self._response: _Response | None = None
 
     # -------------------------------------------------------------------------------------------- outputs
@@ -382,6 +387,7 @@ class EngineState(RealtimeItems):
         self._vad_generation += 1
         self._speech_item = None
         self._speech_start_ms = None
+        self._resumes = None
         self._vad_ms = self._stream_ms
         if turn is None:
             self._vad_on = False
@@ -396,6 +402,7 @@ class EngineState(RealtimeItems):
                 silence_duration_ms=int(turn.get("silence_duration_ms") or 500),
             )
         self._vad_on = True
+        self._prefix_padding_ms = params.prefix_padding_ms
         self._run(ConfigureVad(self._vad_generation, params, round(self._stream_ms)))
 
     # -------------------------------------------------------------------------------------------- input audio
@@ -450,6 +457,9 @@ class EngineState(RealtimeItems):
     def _speech_started(self, audio_start_ms: int) -> None:
         self._speech_item = self._new_id("item")
         self._speech_start_ms = audio_start_ms
+        last = self._last_turn
+        resumed = last is not None and continues_turn(last[1], audio_start_ms, self._prefix_padding_ms)
+        self._resumes = last[0] if last is not None and resumed else None
         self._emit(
             InputAudioBufferSpeechStarted(
                 type="input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=self._speech_item
@@ -463,6 +473,10 @@ class EngineState(RealtimeItems):
         item_id = self._speech_item or self._new_id("item")
         start = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
         self._speech_item, self._speech_start_ms = None, None
+        self._continues = {k: v for k, v in self._continues.items() if k in self.items}
+        if self._resumes is not None:
+            self._continues[item_id] = self._resumes
+        self._resumes, self._last_turn = None, (item_id, audio_end_ms)
         self._emit(
             InputAudioBufferSpeechStopped(
                 type="input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id
@@ -492,7 +506,7 @@ class EngineState(RealtimeItems):
 
     def _forget_speech(self) -> None:
         """The buffer was committed or cleared by the client: any speech the VAD was following is gone."""
-        self._speech_item, self._speech_start_ms = None, None
+        self._speech_item, self._speech_start_ms, self._resumes = None, None, None
         if self._vad_on:
             self._vad_generation += 1
             self._vad_ms = self._stream_ms
@@ -772,7 +786,7 @@ class EngineState(RealtimeItems):
         twin = copy.copy(self)
         twin.items = copy.deepcopy(self.items)
         twin.session = copy.deepcopy(self.session)
-        for name in ("_item_chars", "_inputs", "_pending", "_spoken"):
+        for name in ("_item_chars", "_inputs", "_pending", "_spoken", "_continues"):
             setattr(twin, name, copy.copy(getattr(self, name)))
         twin._buffer, twin._events, twin._commands = bytearray(), [], []
         twin._new_id = lambda prefix: f"{prefix}_preview"  # a caller's id sequence must not move
@@ -797,7 +811,8 @@ class EngineState(RealtimeItems):
         if response.waiting:
             if any(owner in self.items for owner, _index in self._pending.values()):
                 return  # the reply needs the user's words
-            request = dataclasses.replace(request, history=[copy.deepcopy(i) for i in self.items.values()])
+            history = resumed_history([copy.deepcopy(i) for i in self.items.values()], self._continues)
+            request = dataclasses.replace(request, history=history)
             response.input_audio_ms = sum(ms for item_id, ms in self._inputs.items() if item_id in self.items)
         response.request = None
         self._count_input(response, request.history)

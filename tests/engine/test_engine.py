@@ -605,3 +605,43 @@ def test_new_realtime_models_and_their_session_fields(model: str) -> None:
         assert session["reasoning"] == {"effort": "high"} and session["parallel_tool_calls"] is False
         assert session["audio"]["input"]["transcription"] == transcription
         assert state.transcription_hints() == ("en", "Ada, Lovelace")  # what the recognizer is told
+
+
+def _turn_then_speech_after(pause_ms: int) -> tuple[Script, list[dict[str, Any]]]:
+    """A spoken turn ("Can you add twelve?") whose answer has begun, then more speech ``pause_ms`` after the first
+    turn's voice ended ("and thirty?"). Returns the script and the history the second reply is generated from."""
+    s = Script()
+    s.append(silence(500) + tone(600) + silence(700))  # the turn ends 500 ms into the silence (server_vad)
+    s.state.transcribed(s.one(Transcribe).job, "Can you add twelve?")
+    s.pump()
+    s.reply(s.one(Generate).job, "Twelve.", done=False)
+    s.speak_all()
+    s.append(silence(pause_ms - 700) + tone(600) + silence(700))
+    s.state.transcribed(s.one(Transcribe).job, "and thirty?")
+    s.pump()
+    return s, s.one(Generate).request.history
+
+
+def test_speech_right_after_a_turn_continues_it_in_the_reply() -> None:
+    """The user paused 800 ms in a sentence and the turn ended: the answer stops, and the next reply answers the
+    whole sentence, while the client still sees two user items and the interrupted answer (the Realtime API's
+    events, unchanged)."""
+    s, history = _turn_then_speech_after(800)
+    [done] = [e["response"] for e in s.of("response.done")]
+    assert done["status"] == "cancelled" and done["status_details"]["reason"] == "turn_detected"
+    assert len(s.of("input_audio_buffer.committed")) == 2
+    assert [(i["role"], i["content"][0].get("transcript")) for i in history] == [
+        ("user", "Can you add twelve and thirty?")
+    ]
+    first_item = s.of("input_audio_buffer.committed")[0]["item_id"]
+    assert history[0]["id"] == first_item
+    assert s.state.items[first_item]["content"][0]["transcript"] == "Can you add twelve?"  # the client's item
+
+
+def test_speech_long_after_a_turn_is_a_turn_of_its_own() -> None:
+    _s, history = _turn_then_speech_after(2500)
+    assert [(i["role"], i["content"][0].get("transcript")) for i in history] == [
+        ("user", "Can you add twelve?"),
+        ("assistant", "Twelve."),
+        ("user", "and thirty?"),
+    ]

@@ -592,3 +592,24 @@ def test_a_connection_without_session_start_is_closed() -> None:
     s.pump()
     assert s.errors()[-1]["code"] == "session_start_timeout"
     assert s.state.finished is not None and s.state.finished[0] == 1008
+
+
+@pytest.mark.parametrize(("pause_ms", "joined"), [(100, True), (1500, False)])
+def test_speech_right_after_a_turn_continues_it_in_the_answer(pause_ms: int, joined: bool) -> None:
+    """The turn ended at a pause in a sentence and the answer began; the user goes on within a second: the model
+    yields and answers the whole sentence (the same resumption as the Realtime front's). Later speech is a turn
+    of its own."""
+    s = LiveScript()
+    s.start()
+    first = s.user_turn("Can you add twelve?")
+    s.state.reply_sentence(first.job, "Twelve.")
+    s.pump()
+    s.speak_all()
+    s.append(silence(pause_ms))
+    second = s.user_turn("and thirty?")
+    said = [(i["role"], i["content"][0].get("transcript")) for i in second.request.history]
+    if joined:
+        assert said == [("user", "Can you add twelve and thirty?")]
+    else:
+        assert said[0] == ("user", "Can you add twelve?") and said[-1] == ("user", "and thirty?")
+        assert ("assistant", "Twelve.") in said

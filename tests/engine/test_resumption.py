@@ -1,0 +1,64 @@
+"""Turn resumption (:mod:`local_engine.resumption`): which speech continues the turn before it, and the
+conversation the reply generator is given then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local_engine.resumption import RESUME_MS, continues_turn, join_transcripts, resumed_history
+
+
+def said(item_id: str, transcript: str | None) -> dict[str, Any]:
+    return {"id": item_id, "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "transcript": transcript}]}  # fmt: skip
+
+
+def typed(item_id: str, text: str) -> dict[str, Any]:
+    return {"id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def answer(item_id: str, transcript: str) -> dict[str, Any]:
+    return {"id": item_id, "type": "message", "role": "assistant", "status": "incomplete",
+            "content": [{"type": "output_audio", "transcript": transcript}]}  # fmt: skip
+
+
+def transcripts(history: list[dict[str, Any]]) -> list[str]:
+    return [p.get("transcript") or p.get("text") or "" for item in history for p in item.get("content", [])]
+
+
+def test_speech_within_the_window_continues_the_turn_and_later_speech_does_not() -> None:
+    assert not continues_turn(None, 5000, 300)  # no turn before
+    assert continues_turn(2000, 2000 + RESUME_MS - 300, 300)  # onset exactly RESUME_MS after the end
+    assert not continues_turn(2000, 2000 + RESUME_MS - 299, 300)
+    assert continues_turn(2000, 1800, 300)  # prefix padding reaching back before the end
+
+
+def test_the_first_part_loses_the_punctuation_the_pause_gave_it() -> None:
+    assert join_transcripts("Could you let me know? ", " when the train leaves?") == (
+        "Could you let me know when the train leaves?"
+    )
+    assert join_transcripts("I think I want...", "a cup of tea.") == "I think I want a cup of tea."
+
+
+def test_a_continued_turn_joins_the_first_and_drops_the_interrupted_answer_in_a_copy() -> None:
+    history = [said("a", "Hi."), answer("r0", "Hello!"), said("b", "Can you add twelve?"), answer("r1", "Twel"),
+               said("c", "and thirty?")]  # fmt: skip
+    joined = resumed_history(history, {"c": "b"})
+    assert transcripts(joined) == ["Hi.", "Hello!", "Can you add twelve and thirty?"]
+    assert [i["id"] for i in joined] == ["a", "r0", "b"]
+    assert history[2]["content"][0]["transcript"] == "Can you add twelve?"  # the conversation itself is unchanged
+
+
+def test_a_chain_of_continuations_joins_into_the_first_part() -> None:
+    history = [said("a", "I would like"), answer("r1", "Sure"), said("b", "to know,"), said("c", "the time.")]
+    assert transcripts(resumed_history(history, {"b": "a", "c": "b"})) == ["I would like to know, the time."]
+
+
+def test_parts_stay_apart_across_a_typed_message_a_tool_call_or_a_missing_transcript() -> None:
+    call = {"id": "f", "type": "function_call", "name": "calculate", "call_id": "x", "arguments": "{}"}
+    for between in (typed("t", "also this"), call):
+        history = [said("a", "What is 7 times 8?"), between, said("b", "and 9?")]
+        assert resumed_history(history, {"b": "a"}) == history
+    unheard = [said("a", "What is"), said("b", None)]
+    assert resumed_history(unheard, {"b": "a"}) == unheard
+    assert resumed_history([said("b", "and 9?")], {"b": "gone"}) == [said("b", "and 9?")]  # forgotten item
