@@ -24,7 +24,9 @@ Per turn detection mode (``semantic_vad`` with eagerness ``auto``; ``server_vad`
   first ``response.output_audio.delta`` of the response that followed the last ``speech_stopped``; from that
   sample to ``input_audio_buffer.speech_stopped`` (turn detection alone); from ``speech_stopped`` to the delta (the
   reply's part); per kind (median, p95, max) and per voice, so a slow kind cannot hide in the median;
-- for the sentences with a pause: a sentence is *cut* when the engine commits more than one user item for it;
+- for the sentences with a pause: a sentence is *cut* when the engine commits more than one user item for it, and
+  *resumed* when each part after the first began within the engine's resumption window (``local_engine.resumption``:
+  the reply then answers the whole sentence, after an interrupted start);
 - the word error rate of ``conversation.item.input_audio_transcription.completed`` (Levenshtein distance over
   lower-cased words without punctuation, numbers written out, all committed items of a clip joined).
 
@@ -56,6 +58,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.turn_clips import RATE, VOICES, Clip, Item, make_clips, split, words
+from local_engine.resumption import continues_turn
 from tests.audio import silence, word_errors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -379,8 +382,9 @@ def report(mode: str, turns: list[Turn]) -> None:
               f"{summary([t.after_stopped_ms for t in plain if t.after_stopped_ms is not None])}")  # fmt: skip
         print(f"{tag} pause heard before the turn ended: "
               f"{summary([t.judged_ms for t in plain if t.judged_ms is not None])}")  # fmt: skip
-        print(f"{tag} sentences cut at a mid-sentence pause: {sum(t.segments > 1 for t in paused)} of {len(paused)}"
-              + "".join(f"; cut: {t.clip.text!r} [{t.clip.voice}]" for t in paused if t.segments > 1))  # fmt: skip
+        cut = [t for t in paused if t.segments > 1]
+        print(f"{tag} sentences cut at a mid-sentence pause: {len(cut)} of {len(paused)}, {sum(map(resumed, cut))} "
+              f"of them resumed" + "".join(f"; cut: {t.clip.text!r} [{t.clip.voice}]" for t in cut))  # fmt: skip
         errors, total = errors_of(mine)
         print(f"{tag} word error rate: {100 * errors / max(total, 1):.1f}% ({errors} errors in {total} words)")
         for kind in dict.fromkeys(t.clip.kind for t in plain):
@@ -398,6 +402,17 @@ def report(mode: str, turns: list[Turn]) -> None:
                 median = np.median(_latencies(of_voice)) if _latencies(of_voice) else float("nan")
                 voices.append(f"{voice} {median:.0f} ms, {100 * e / max(n, 1):.1f}% ({e}/{n})")
         print(f"{tag} by voice (median latency, word errors): " + "; ".join(voices))
+
+
+def resumed(turn: Turn) -> bool:
+    """Whether every segment after the first began within the engine's resumption window of the end of the one
+    before (:func:`local_engine.resumption.continues_turn`, prefix padding 300 ms): the engine then answers the
+    whole sentence, not its last part (what the reply generator is given is not on the wire: this is the rule
+    applied to the events' times)."""
+    ends = [e["audio_end_ms"] for _, e in turn.events if e["type"] == "input_audio_buffer.speech_stopped"]
+    starts = [e["audio_start_ms"] for _, e in turn.events if e["type"] == "input_audio_buffer.speech_started"]
+    gaps = list(zip(ends, starts[1:], strict=False))
+    return bool(gaps) and len(gaps) == len(ends) - 1 and all(continues_turn(a, b, 300) for a, b in gaps)
 
 
 def _latencies(turns: list[Turn]) -> list[float]:

@@ -62,3 +62,19 @@ def test_parts_stay_apart_across_a_typed_message_a_tool_call_or_a_missing_transc
     unheard = [said("a", "What is"), said("b", None)]
     assert resumed_history(unheard, {"b": "a"}) == unheard
     assert resumed_history([said("b", "and 9?")], {"b": "gone"}) == [said("b", "and 9?")]  # forgotten item
+
+
+def test_the_bench_counts_a_cut_sentence_as_resumed_only_when_every_part_came_within_the_window() -> None:
+    from bench.local_latency import Turn, resumed
+    from bench.turn_clips import Clip
+
+    def turn(*bounds: tuple[str, int]) -> Turn:
+        kinds = {"start": ("input_audio_buffer.speech_started", "audio_start_ms"),
+                 "stop": ("input_audio_buffer.speech_stopped", "audio_end_ms")}  # fmt: skip
+        t = Turn(Clip("I want to know the time.", b"", "en-us", "pause after to know", "tuning", True))
+        t.events = [(0.0, {"type": kinds[k][0], kinds[k][1]: ms}) for k, ms in bounds]
+        return t
+
+    assert resumed(turn(("start", 700), ("stop", 2100), ("start", 2600), ("stop", 4000)))
+    assert not resumed(turn(("start", 700), ("stop", 2100), ("start", 2900), ("stop", 4000)))  # onset 1100 ms on
+    assert not resumed(turn(("start", 700), ("stop", 2100)))  # one part: not cut at all
