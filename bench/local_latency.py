@@ -58,7 +58,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.turn_clips import RATE, VOICES, Clip, Item, make_clips, split, words
-from local_engine.resumption import continues_turn
+from local_engine.resumption import continues_turn, stands_alone
 from tests.audio import silence, word_errors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -407,12 +407,19 @@ def report(mode: str, turns: list[Turn]) -> None:
 def resumed(turn: Turn) -> bool:
     """Whether every segment after the first began within the engine's resumption window of the end of the one
     before (:func:`local_engine.resumption.continues_turn`, prefix padding 300 ms): the engine then answers the
-    whole sentence, not its last part (what the reply generator is given is not on the wire: this is the rule
-    applied to the events' times)."""
-    ends = [e["audio_end_ms"] for _, e in turn.events if e["type"] == "input_audio_buffer.speech_stopped"]
+    whole sentence, not its last part, unless that part stands alone ("Stop.": :func:`~local_engine.resumption.
+    stands_alone`). What the reply generator is given is not on the wire: this is the rule applied to the events."""
+    stops = [e for _, e in turn.events if e["type"] == "input_audio_buffer.speech_stopped"]
     starts = [e["audio_start_ms"] for _, e in turn.events if e["type"] == "input_audio_buffer.speech_started"]
-    gaps = list(zip(ends, starts[1:], strict=False))
-    return bool(gaps) and len(gaps) == len(ends) - 1 and all(continues_turn(a, b, 300) for a, b in gaps)
+    heard = {e["item_id"]: e["transcript"] for _, e in turn.events
+             if e["type"] == "conversation.item.input_audio_transcription.completed"}  # fmt: skip
+    gaps = list(zip(stops, starts[1:], strict=False))
+    return (
+        bool(gaps)
+        and len(gaps) == len(stops) - 1
+        and all(continues_turn(stop["audio_end_ms"], start, 300) for stop, start in gaps)
+        and not any(stands_alone(heard.get(stop.get("item_id"), "")) for stop in stops[1:])
+    )
 
 
 def _latencies(turns: list[Turn]) -> list[float]:

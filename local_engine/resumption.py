@@ -7,7 +7,8 @@ the answer stops (barge-in, as for any speech over it) and the reply that follow
 its last half. What the client sees does not change (two user items, an interrupted answer between them, as the
 Realtime API would send); only the conversation the reply generator is given joins them
 (:func:`resumed_history`): the first item's transcript, its final punctuation dropped, then the second's, and the
-interrupted answer left out.
+interrupted answer left out. A second part that stops the answer on its own ("Stop.", "No, wait", "Never mind":
+:func:`stands_alone`) stays a turn of its own.
 
 Both front ends (:mod:`local_engine.realtime_front`, :mod:`local_engine.live_front`) use it.
 """
@@ -18,7 +19,9 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["RESUME_MS", "continues_turn", "join_transcripts", "resumed_history"]
+from local_engine.turn import is_short_reply
+
+__all__ = ["RESUME_MS", "continues_turn", "join_transcripts", "resumed_history", "stands_alone"]
 
 Json = dict[str, Any]
 
@@ -37,6 +40,16 @@ def continues_turn(previous_end_ms: float | None, audio_start_ms: float, prefix_
     if previous_end_ms is None:
         return False
     return audio_start_ms + prefix_padding_ms - previous_end_ms <= RESUME_MS
+
+
+_HALTS = frozenset(["stop", "wait", "cancel", "no", "nope", "never"])
+
+
+def stands_alone(text: str) -> bool:
+    """Whether ``text``, said right after a turn, is a turn of its own: a short reply
+    (:func:`local_engine.turn.is_short_reply`) that halts the answer ("Stop.", "No, wait", "Never mind"), which
+    answers what the user heard begin. Other short replies continue the turn ("Yes," [pause] "please")."""
+    return is_short_reply(text) and any(word.strip(".,!?") in _HALTS for word in text.lower().split())
 
 
 def join_transcripts(first: str, then: str) -> str:
@@ -67,7 +80,8 @@ def resumed_history(history: Sequence[Json], continues: Mapping[str, str]) -> li
     """``history`` (GA conversation items, in order) with each user speech item whose id ``continues`` maps to an
     earlier user speech item joined to that one (:func:`join_transcripts`; chains join into the first), and the
     assistant messages between them left out. Joined only when nothing but assistant messages lies between the two
-    (a function call, a typed message or another turn keeps them apart) and both have a transcript. The items of
+    (a function call, a typed message or another turn keeps them apart), both have a transcript and the later one
+    does not stand alone (:func:`stands_alone`: "Stop."). The items of
     ``history`` are not changed: a joined item is a copy."""
     out: list[Json] = []
     joined_into: dict[str, str] = {}  # item id -> the id of the item it was joined into
@@ -75,7 +89,7 @@ def resumed_history(history: Sequence[Json], continues: Mapping[str, str]) -> li
         item_id = str(item.get("id"))
         earlier = continues.get(item_id)
         then = _speech_transcript(item)
-        if earlier is not None and then is not None:
+        if earlier is not None and then is not None and not stands_alone(then):
             target = joined_into.get(earlier, earlier)
             index = next((i for i in range(len(out) - 1, -1, -1) if out[i].get("id") == target), None)
             if index is not None and all(_answer(x) for x in out[index + 1 :]):

@@ -31,6 +31,7 @@ __all__ = [
     "SemanticVadStream",
     "TurnSchedule",
     "heard_cue",
+    "is_short_reply",
     "transcript_cue",
 ]
 
@@ -118,6 +119,16 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*%?")
 Cue = Literal["finished", "statement", "doubtful", "unfinished", "unknown"]
 
 
+def is_short_reply(text: str) -> bool:
+    """Whether ``text`` is a whole short reply, punctuated or not: at most :data:`FRAGMENT_WORDS` words, all of
+    :data:`_ANSWERS`, not ending on one that leaves a sentence open ("Okay", "Thank you", "Stop.", "No, wait";
+    not "Not really so")."""
+    found = _WORD.findall(text.lower())
+    if not found or len(found) > FRAGMENT_WORDS or not all(w in _ANSWERS for w in found):
+        return False
+    return found[-2:] == ["thank", "you"] or found[-1] not in _NEVER_LAST | _RARELY_LAST
+
+
 def _stranded(text: str) -> bool:
     """Whether ``text``, a question ending on a preposition, strands it after a name ("What time zone is New York
     in?", "Which country is Nairobi in?"): Whisper capitalises names, and a cut-off phrase ends on a preposition
@@ -151,8 +162,7 @@ def transcript_cue(text: str) -> Cue:
     if stripped.endswith(("...", "\u2026")):  # trailing off: maybe more to come, maybe not
         return "unfinished" if last in _NEVER_LAST | _RARELY_LAST else "doubtful"
     punctuated = stripped.endswith((".", "?", "!"))
-    reply = len(found) <= FRAGMENT_WORDS and all(w in _ANSWERS for w in found)
-    if reply and (found[-2:] == ["thank", "you"] or last not in _NEVER_LAST | _RARELY_LAST):
+    if is_short_reply(stripped):
         return "finished"
     if last in _NEVER_LAST or (last in _RARELY_LAST and not punctuated):
         return "unfinished"

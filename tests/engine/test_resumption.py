@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from local_engine.resumption import RESUME_MS, continues_turn, join_transcripts, resumed_history
+from local_engine.resumption import RESUME_MS, continues_turn, join_transcripts, resumed_history, stands_alone
 
 
 def said(item_id: str, transcript: str | None) -> dict[str, Any]:
@@ -33,6 +33,11 @@ def test_speech_within_the_window_continues_the_turn_and_later_speech_does_not()
     assert continues_turn(2000, 1800, 300)  # prefix padding reaching back before the end
 
 
+def test_only_a_short_halt_stands_alone() -> None:
+    assert all(map(stands_alone, ["Stop.", "No, wait!", "Never mind", "wait"]))
+    assert not any(map(stands_alone, ["Please.", "Thank you.", "No problem at all, go on", "stop the music"]))
+
+
 def test_the_first_part_loses_the_punctuation_the_pause_gave_it() -> None:
     assert join_transcripts("Could you let me know? ", " when the train leaves?") == (
         "Could you let me know when the train leaves?"
@@ -54,11 +59,15 @@ def test_a_chain_of_continuations_joins_into_the_first_part() -> None:
     assert transcripts(resumed_history(history, {"b": "a", "c": "b"})) == ["I would like to know, the time."]
 
 
-def test_parts_stay_apart_across_a_typed_message_a_tool_call_or_a_missing_transcript() -> None:
+def test_parts_stay_apart_across_a_typed_message_a_tool_call_a_short_reply_or_a_missing_transcript() -> None:
     call = {"id": "f", "type": "function_call", "name": "calculate", "call_id": "x", "arguments": "{}"}
     for between in (typed("t", "also this"), call):
         history = [said("a", "What is 7 times 8?"), between, said("b", "and 9?")]
         assert resumed_history(history, {"b": "a"}) == history
+    story = [said("a", "Tell me a story."), answer("r", "Once upon"), said("b", "Stop.")]
+    assert resumed_history(story, {"b": "a"}) == story  # a halt of its own: the user answers what they heard
+    polite = [said("a", "Yes."), answer("r", "Okay"), said("b", "Please.")]
+    assert transcripts(resumed_history(polite, {"b": "a"})) == ["Yes Please."]
     unheard = [said("a", "What is"), said("b", None)]
     assert resumed_history(unheard, {"b": "a"}) == unheard
     assert resumed_history([said("b", "and 9?")], {"b": "gone"}) == [said("b", "and 9?")]  # forgotten item
@@ -72,9 +81,13 @@ def test_the_bench_counts_a_cut_sentence_as_resumed_only_when_every_part_came_wi
         kinds = {"start": ("input_audio_buffer.speech_started", "audio_start_ms"),
                  "stop": ("input_audio_buffer.speech_stopped", "audio_end_ms")}  # fmt: skip
         t = Turn(Clip("I want to know the time.", b"", "en-us", "pause after to know", "tuning", True))
-        t.events = [(0.0, {"type": kinds[k][0], kinds[k][1]: ms}) for k, ms in bounds]
+        t.events = [(0.0, {"type": kinds[k][0], kinds[k][1]: ms, "item_id": f"item_{ms}"}) for k, ms in bounds]
         return t
 
     assert resumed(turn(("start", 700), ("stop", 2100), ("start", 2600), ("stop", 4000)))
     assert not resumed(turn(("start", 700), ("stop", 2100), ("start", 2900), ("stop", 4000)))  # onset 1100 ms on
     assert not resumed(turn(("start", 700), ("stop", 2100)))  # one part: not cut at all
+    halted = turn(("start", 700), ("stop", 2100), ("start", 2600), ("stop", 4000))
+    halted.events.append((0.0, {"type": "conversation.item.input_audio_transcription.completed",
+                                "item_id": "item_4000", "transcript": "Stop."}))  # fmt: skip
+    assert not resumed(halted)
