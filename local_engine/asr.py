@@ -22,12 +22,14 @@ committing minutes of audio delays another session by at most one window.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import functools
 import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -187,6 +189,7 @@ class _FairWorker:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="whisper", daemon=True)
         self._thread.start()
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def submit(self, owner: object, priority: int, work: Callable[[], Any]) -> Future[Any]:
         request = _Request(owner, priority, work)
@@ -239,7 +242,9 @@ class _FairWorker:
             except BaseException as exc:  # handed to the awaiting coroutine
                 request.future.set_exception(exc)
 
-    def close(self) -> None:
+    def close(self, wait_s: float | None = None) -> None:
+        """Cancel the queued requests and stop the thread once the request in progress is done; with ``wait_s``,
+        wait up to that long (s) for it."""
         with self._cond:
             self._closed = True
             for queue in self._queues.values():
@@ -247,6 +252,21 @@ class _FairWorker:
                     request.future.cancel()
             self._queues.clear()
             self._cond.notify_all()
+        if wait_s is not None and threading.current_thread() is not self._thread:
+            self._thread.join(wait_s)
+
+
+EXIT_WAIT_S = 10.0
+"""At interpreter exit, how long (s) the worker's decode in progress may take to finish (one decode of 30 s of
+audio takes about 1 s on 2 cores)."""
+
+
+def _close_at_exit(worker: weakref.ref[_FairWorker]) -> None:
+    """``atexit``: a process that exits while CTranslate2 decodes on the worker (a daemon thread) aborts in C++
+    ("terminate called without an active exception", exit status 134); the decode is let finish first."""
+    alive = worker()
+    if alive is not None:
+        alive.close(wait_s=EXIT_WAIT_S)
 
 
 def to_model_rate(pcm: bytes) -> np.ndarray:

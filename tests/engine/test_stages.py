@@ -251,3 +251,36 @@ def test_missing_files_and_hub_names_are_refused(monkeypatch: pytest.MonkeyPatch
 def test_a_beam_narrower_than_one_is_refused_before_the_model_loads() -> None:
     with pytest.raises(ValueError, match="beam_size"):
         WhisperTranscriber("/nonexistent", beam_size=0)
+
+
+EXIT_WHILE_DECODING = """
+import asyncio, sys
+import numpy as np
+from local_engine.asr import WhisperTranscriber
+
+transcriber = WhisperTranscriber()
+pcm = (np.random.default_rng(1).standard_normal(24000 * 4) * 3000).astype("<i2").tobytes()
+
+async def main():
+    for _ in range(5):  # each stream's hypothesis: a decode and an alignment on the worker thread
+        stream = transcriber.stream(language=None, prompt=None)
+        stream.push(pcm)
+        asyncio.ensure_future(stream.hypothesis())
+    await asyncio.sleep(float(sys.argv[1]))
+
+asyncio.run(main())
+print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("after_s", [0.15, 0.3])
+def test_a_process_that_exits_while_whisper_decodes_exits_cleanly(after_s: float) -> None:
+    """CTranslate2 aborts the process ("terminate called without an active exception", status 134) when the
+    interpreter ends while it decodes on the worker thread: the worker lets its decode finish at exit."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXIT_WHILE_DECODING, str(after_s)], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "exiting" in done.stdout and "terminate called" not in done.stderr
