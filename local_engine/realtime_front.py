@@ -457,9 +457,9 @@ class EngineState(RealtimeItems):
     def _speech_started(self, audio_start_ms: int) -> None:
         self._speech_item = self._new_id("item")
         self._speech_start_ms = audio_start_ms
-        last = self._last_turn
-        resumed = last is not None and continues_turn(last[1], audio_start_ms, self._prefix_padding_ms)
-        self._resumes = last[0] if last is not None and resumed else None
+        last, self._resumes = self._last_turn, None
+        if last is not None and continues_turn(last[1], audio_start_ms, self._prefix_padding_ms):
+            self._resumes = last[0]
         self._emit(
             InputAudioBufferSpeechStarted(
                 type="input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=self._speech_item

@@ -81,8 +81,8 @@ def resumed_history(history: Sequence[Json], continues: Mapping[str, str]) -> li
     earlier user speech item joined to that one (:func:`join_transcripts`; chains join into the first), and the
     assistant messages between them left out. Joined only when nothing but assistant messages lies between the two
     (a function call, a typed message or another turn keeps them apart), both have a transcript and the later one
-    does not stand alone (:func:`stands_alone`: "Stop."). The items of
-    ``history`` are not changed: a joined item is a copy."""
+    does not stand alone (:func:`stands_alone`: "Stop."). The items of ``history`` are not changed: a joined item
+    is a copy."""
     out: list[Json] = []
     joined_into: dict[str, str] = {}  # item id -> the id of the item it was joined into
     for item in history:
